@@ -1,0 +1,2 @@
+//! `matpac`: the command-line entry point.
+fn main() {}
