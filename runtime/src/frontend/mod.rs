@@ -1,0 +1,180 @@
+//! Streaming fixed-point log-mel front end.
+//!
+//! `i16 PCM → Q15 Hann window → f32 rfft_512 → integer power (block floating
+//! point) → integer mel sums (Q weights) → integer ln (LUT) → Q16 log-mel →
+//! (optional) int8`. Push PCM in chunks of any size; one frame comes out per
+//! hop, bit-identical for every chunking and on every target.
+
+pub mod config;
+pub mod fft;
+pub mod log;
+pub mod mel;
+pub mod quantize;
+pub mod window;
+
+pub use config::{FFT_BINS, FFT_LEN, FrontendConfig, MAX_MELS, PCM_SCALE};
+pub use log::LOG_MEL_FRAC_BITS;
+pub use quantize::FeatureQuantizer;
+
+use crate::Error;
+use log::LogQ;
+use mel::MelQ;
+use window::{HannQ15, WINDOW_FRAC_BITS};
+
+/// Converts a Q16 log-mel value to natural-log units.
+pub fn q16_to_f32(v: i32) -> f32 {
+    v as f32 / (1u32 << LOG_MEL_FRAC_BITS) as f32
+}
+
+/// The streaming front end. About 9 KB of state; allocates nothing.
+#[derive(Debug, Clone)]
+pub struct Frontend {
+    config: FrontendConfig,
+    window: HannQ15,
+    mel: MelQ,
+    log: LogQ,
+    /// Largest per-frame FFT scale exponent that keeps ε's term in range.
+    max_scale_exp: i32,
+    /// The current window's samples; the first `filled` are valid.
+    samples: [i16; FFT_LEN],
+    filled: usize,
+    fft: [f32; FFT_LEN],
+    power: [u32; FFT_BINS],
+    mel_sums: [u64; MAX_MELS],
+    frame: [i32; MAX_MELS],
+}
+
+impl Frontend {
+    /// Builds the tables for `config` (fixed-point constraints:
+    /// [`FrontendConfig::validate_fixed`]).
+    pub fn new(config: &FrontendConfig) -> Result<Self, Error> {
+        config.validate_fixed()?;
+        let mel = MelQ::new(config)?;
+        let log = LogQ::new(config.log_eps);
+        // mel = Σ w_q·P · 2^−(shift + 2·15 (PCM and window Q15) + weight_shift),
+        // with shift = 2a − 30 from the FFT: cap a so the total fits `log`.
+        let fixed_bits = 2 * (15 + WINDOW_FRAC_BITS as i32) + mel.weight_shift() as i32;
+        let max_scale_exp = (log.max_exponent() - fixed_bits + 30).div_euclid(2).min(60);
+        Ok(Self {
+            config: *config,
+            window: HannQ15::new(config.win_length),
+            mel,
+            log,
+            max_scale_exp,
+            samples: [0; FFT_LEN],
+            filled: 0,
+            fft: [0.0; FFT_LEN],
+            power: [0; FFT_BINS],
+            mel_sums: [0; MAX_MELS],
+            frame: [0; MAX_MELS],
+        })
+    }
+
+    /// The configuration this front end runs.
+    pub fn config(&self) -> &FrontendConfig {
+        &self.config
+    }
+
+    /// Forgets buffered samples: the next frame starts with the next sample pushed.
+    pub fn reset(&mut self) {
+        self.filled = 0;
+    }
+
+    /// Consumes samples until one frame completes. Returns how many samples
+    /// were consumed and, if a frame completed, its `[n_mels]` Q16 log-mel
+    /// values (natural log, [`LOG_MEL_FRAC_BITS`] fractional bits).
+    pub fn process(&mut self, pcm: &[i16]) -> (usize, Option<&[i32]>) {
+        let win = self.config.win_length;
+        let take = pcm.len().min(win - self.filled);
+        self.samples[self.filled..self.filled + take].copy_from_slice(&pcm[..take]);
+        self.filled += take;
+        if self.filled < win {
+            return (take, None);
+        }
+        self.compute_frame();
+        // Keep the overlap: the next frame starts one hop later.
+        let hop = self.config.hop_length;
+        self.samples.copy_within(hop..win, 0);
+        self.filled = win - hop;
+        (take, Some(&self.frame[..self.config.n_mels]))
+    }
+
+    /// Pushes any number of samples, calling `on_frame` with each completed
+    /// `[n_mels]` Q16 frame in order.
+    pub fn push(&mut self, mut pcm: &[i16], mut on_frame: impl FnMut(&[i32])) {
+        while !pcm.is_empty() {
+            let (used, frame) = self.process(pcm);
+            if let Some(frame) = frame {
+                on_frame(frame);
+            }
+            pcm = &pcm[used..];
+        }
+    }
+
+    /// One frame from `samples[..win_length]` into `frame`.
+    fn compute_frame(&mut self) {
+        // Window: x·w exact in i32 (PCM Q15 · window Q15 = Q30 of [-1, 1) units).
+        self.window.apply(&self.samples[..self.config.win_length], &mut self.fft);
+        // |X|² = power · 2^−shift in Q30 units, i.e. · 2^−(shift + 60) in [-1, 1) units.
+        let shift = fft::power_spectrum(&mut self.fft, &mut self.power, self.max_scale_exp);
+        self.mel.apply(&self.power, &mut self.mel_sums);
+        let s = shift + 2 * (15 + WINDOW_FRAC_BITS as i32) + self.mel.weight_shift() as i32;
+        let n = self.config.n_mels;
+        for (out, &m) in self.frame[..n].iter_mut().zip(&self.mel_sums[..n]) {
+            *out = self.log.ln_q16(m, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(n: usize, freq: f64, amp: f64) -> Vec<i16> {
+        (0..n)
+            .map(|i| (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / 16_000.0).sin()).round() as i16)
+            .collect()
+    }
+
+    #[test]
+    fn silence_is_ln_epsilon() {
+        let mut fe = Frontend::new(&FrontendConfig::default()).unwrap();
+        let mut frames = 0;
+        fe.push(&[0i16; 1000], |f| {
+            frames += 1;
+            for &v in f {
+                assert!((q16_to_f32(v) - f32::EPSILON.ln()).abs() < 1e-4, "{}", q16_to_f32(v));
+            }
+        });
+        assert_eq!(frames, 1 + (1000 - 400) / 160);
+    }
+
+    #[test]
+    fn a_tone_peaks_in_its_band() {
+        let mut fe = Frontend::new(&FrontendConfig::default()).unwrap();
+        let bank = mel::SlaneyFilterbank::new(&FrontendConfig::default()).unwrap();
+        let bin = (1000.0f64 / 31.25).round() as usize;
+        let expect = (0..80).max_by(|&a, &b| bank.weight(a, bin).total_cmp(&bank.weight(b, bin))).unwrap();
+        fe.push(&tone(2000, 1000.0, 10_000.0), |f| {
+            let peak = (0..80).max_by_key(|&m| f[m]).unwrap();
+            assert!(peak.abs_diff(expect) <= 1, "peak band {peak}, expected {expect}");
+        });
+    }
+
+    #[test]
+    fn chunking_does_not_change_frames() {
+        let pcm = tone(5000, 440.0, 3000.0);
+        let collect = |chunk: usize| {
+            let mut fe = Frontend::new(&FrontendConfig::default()).unwrap();
+            let mut out = Vec::new();
+            for c in pcm.chunks(chunk) {
+                fe.push(c, |f| out.extend_from_slice(f));
+            }
+            out
+        };
+        let whole = collect(pcm.len());
+        for chunk in [1, 7, 160, 399, 401] {
+            assert_eq!(collect(chunk), whole, "chunk size {chunk}");
+        }
+    }
+}
