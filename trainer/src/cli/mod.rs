@@ -1,0 +1,28 @@
+//! Command-line interface: one file per subcommand, each a thin layer over the library.
+
+mod mel;
+
+use clap::{Parser, Subcommand};
+
+/// MATPAC edge: self-supervised audio pretraining down to microcontrollers.
+#[derive(Debug, Parser)]
+#[command(name = "matpac", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute the log-mel features of one audio file and write them as .npy `[frames, mels]`.
+    Mel(mel::Args),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Mel(args) => mel::run(args),
+    }
+}
