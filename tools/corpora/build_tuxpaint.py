@@ -30,7 +30,7 @@ def classify(f: Path):
     stem = f.stem
     if "_desc" in stem:
         base, _, rest = stem.partition("_desc")
-        lang = rest.lstrip("_") or "en"
+        lang = rest.lstrip("_").split(".")[0] or "en"  # one file is named NAME_desc_da.ogg.ogg
         return f.parent / base, lang.split("_")[0]
     m = LANG_RE.match(stem)
     if m and any((f.parent / (m.group(1) + e)).exists() for e in SIBLING_EXT):
