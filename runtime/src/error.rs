@@ -26,4 +26,45 @@ pub enum Error {
         /// Which parameter and why.
         reason: &'static str,
     },
+    /// The model file is not well-formed protobuf.
+    #[error("malformed protobuf at byte {offset}: {reason}")]
+    Protobuf {
+        /// Byte offset inside the enclosing message (0 where unknown).
+        offset: usize,
+        /// What was malformed.
+        reason: &'static str,
+    },
+    /// The model as a whole is malformed or outside the supported subset
+    /// (no graph, wrong inputs/outputs, external data, …).
+    #[error("invalid model: {reason}")]
+    InvalidModel {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// One graph node is malformed or outside the supported subset.
+    #[error("node {node} ({op}): {reason}")]
+    UnsupportedNode {
+        /// Index of the node in `graph.node` (file order).
+        node: usize,
+        /// Its `op_type` (first 24 bytes).
+        op: crate::model::OpName,
+        /// What is wrong or unsupported.
+        reason: &'static str,
+    },
+    /// A fixed capacity of the allocation-free runtime is exceeded.
+    #[error("capacity exceeded: {what} (limit {limit})")]
+    Capacity {
+        /// Which table is full.
+        what: &'static str,
+        /// Its capacity.
+        limit: usize,
+    },
+    /// The caller's arena is smaller than `Model::arena_len()`.
+    #[error("arena too small: need {needed} bytes, got {given}")]
+    ArenaTooSmall {
+        /// `Model::arena_len()`.
+        needed: usize,
+        /// Length of the slice given.
+        given: usize,
+    },
 }

@@ -30,7 +30,10 @@ impl QuantizedMultiplier {
             });
         }
         if real == 0.0 {
-            return Ok(Self { multiplier: 0, shift: 0 });
+            return Ok(Self {
+                multiplier: 0,
+                shift: 0,
+            });
         }
         let (q, mut shift) = libm::frexp(real);
         // q ∈ [0.5, 1): round to Q0.31; rounding may reach 2^31 exactly.
@@ -40,14 +43,20 @@ impl QuantizedMultiplier {
             shift += 1;
         }
         if shift < -31 {
-            return Ok(Self { multiplier: 0, shift: 0 });
+            return Ok(Self {
+                multiplier: 0,
+                shift: 0,
+            });
         }
         if shift > 30 {
             return Err(Error::InvalidQuantization {
                 reason: "multiplier must be below 2^30",
             });
         }
-        Ok(Self { multiplier: q_fixed as i32, shift })
+        Ok(Self {
+            multiplier: q_fixed as i32,
+            shift,
+        })
     }
 
     /// `round(x · real)` in TFLite's fixed-point arithmetic (saturating).
@@ -97,6 +106,93 @@ pub fn round_shift_right_i64(x: i64, shift: u32) -> i64 {
     (x + (1i64 << (shift - 1))) >> shift
 }
 
+/// Rounds to the nearest integer, ties to even (IEEE `roundTiesToEven`), as
+/// ONNX `QuantizeLinear` specifies.
+#[inline]
+pub fn round_half_even_f32(x: f32) -> f32 {
+    libm::rintf(x)
+}
+
+/// ONNX `QuantizeLinear` to int8 as tract evaluates it:
+/// `saturate(round_half_even(x · (1 / scale)) + zero_point)` in f32.
+///
+/// ONNX specifies `x / scale`; tract (and this runtime, for exact parity)
+/// multiplies by the f32 reciprocal, which can differ from the division by one
+/// unit in the last place and so, rarely, flip a value lying on a rounding tie.
+/// NaN quantises to the zero point (Rust's saturating float→int cast).
+#[inline]
+pub fn quantize_f32(x: f32, inv_scale: f32, zero_point: i32) -> i8 {
+    let r = round_half_even_f32(x * inv_scale) as i32;
+    r.saturating_add(zero_point).clamp(-128, 127) as i8
+}
+
+/// Requantisation of an int32 accumulator by a positive f32 scale, exactly as
+/// tract's `Scaler` with `RoundingPolicy::Even` (the policy tract uses for
+/// `QLinearConv`/`QLinearMatMul` outputs): the f32 scale is split into its
+/// 24-bit mantissa (as a Q0.31 multiplier) and a power-of-two shift, and the
+/// 64-bit product is shifted right rounding half to even, symmetrically about
+/// zero. The result is `round_half_even(acc · scale)` computed without error
+/// (the product is exact), unlike TFLite's `MultiplyByQuantizedMultiplier`
+/// ([`QuantizedMultiplier`]), which rounds twice and breaks ties away from zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RoundingScaler {
+    /// Q0.31 mantissa in `[2^30, 2^31)` (0 for a zero scale).
+    pub multiplier: i32,
+    /// Right shift applied to `acc · multiplier` (may be ≤ 0 for a left shift).
+    pub shift: i32,
+}
+
+impl RoundingScaler {
+    /// Splits a finite, non-negative `scale` (tract's `convert_scale_to_mult_shift`,
+    /// with subnormals handled and power-of-two scales given an explicit mantissa).
+    pub fn new(scale: f32) -> Self {
+        if scale.is_nan() || scale <= 0.0 || !scale.is_finite() {
+            return Self {
+                multiplier: 0,
+                shift: 0,
+            };
+        }
+        let bits = scale.to_bits();
+        let exponent = ((bits >> 23) & 0xff) as i32;
+        let (mantissa, exponent) = if exponent == 0 {
+            (bits & 0x7f_ffff, 1) // subnormal: no hidden bit
+        } else {
+            (bits & 0x7f_ffff | 0x80_0000, exponent)
+        };
+        // scale = mantissa · 2^(exponent − 150) = (mantissa · 2^7) · 2^(exponent − 157 − 31 + 31)
+        Self {
+            multiplier: (mantissa << 7) as i32,
+            shift: 157 - exponent,
+        }
+    }
+
+    /// `round_half_even(acc · scale)`, saturated to i32.
+    #[inline]
+    pub fn apply(self, acc: i32) -> i32 {
+        let val = i64::from(self.multiplier) * i64::from(acc);
+        let shift = self.shift;
+        let r = if shift > 0 {
+            if shift > 62 {
+                return 0;
+            }
+            let a = val.unsigned_abs();
+            let half = 1u64 << (shift - 1);
+            // Ties to even: subtract one from the nudge when the truncated
+            // quotient is even (tract: `((|val| >> shift) & 1) − 1`).
+            let odd = (a >> shift) & 1;
+            let q = (a + half - 1 + odd) >> shift;
+            if val < 0 { -(q as i64) } else { q as i64 }
+        } else {
+            let left = (-shift).min(62) as u32;
+            val.checked_shl(left)
+                .filter(|v| v >> left == val)
+                .unwrap_or(if val < 0 { i64::MIN } else { i64::MAX })
+        };
+        r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +217,10 @@ mod tests {
                 // error, so allow one unit where exact is within 1e-6 of .5.
                 let expect = libm::round(exact) as i32;
                 let tie = (exact.abs().fract() - 0.5).abs() < 1e-6;
-                assert!(got == expect || (tie && (got - expect).abs() == 1), "{x}·{m}: {got} vs {exact}");
+                assert!(
+                    got == expect || (tie && (got - expect).abs() == 1),
+                    "{x}·{m}: {got} vs {exact}"
+                );
             }
         }
     }
@@ -140,5 +239,41 @@ mod tests {
         assert_eq!(rounding_divide_by_pot(-5, 1), -3); // −2.5 → −3
         assert_eq!(rounding_divide_by_pot(-4, 1), -2);
         assert_eq!(rounding_divide_by_pot(7, 0), 7);
+    }
+
+    #[test]
+    fn rounding_scaler_is_exact_half_even() {
+        for &s in &[0.0123f32, 0.5, 0.25, 0.999, 1.7, 20.0, 3.0e-6, 1.0e-40] {
+            let q = RoundingScaler::new(s);
+            for x in (-70_000..70_000).step_by(13) {
+                // f64 holds x · s exactly (24-bit mantissa × 17-bit integer).
+                let exact = x as f64 * s as f64;
+                let expect = {
+                    let f = exact.floor();
+                    let d = exact - f;
+                    if d > 0.5 || (d == 0.5 && f.rem_euclid(2.0) == 1.0) {
+                        f + 1.0
+                    } else {
+                        f
+                    }
+                } as i32;
+                assert_eq!(q.apply(x), expect, "{x}·{s}");
+            }
+        }
+        assert_eq!(RoundingScaler::new(0.5).apply(5), 2); // 2.5 → 2
+        assert_eq!(RoundingScaler::new(0.5).apply(7), 4); // 3.5 → 4
+        assert_eq!(RoundingScaler::new(0.5).apply(-5), -2);
+        assert_eq!(RoundingScaler::new(1.0e6).apply(1 << 30), i32::MAX);
+    }
+
+    #[test]
+    fn quantize_f32_matches_onnx_examples() {
+        // ONNX QuantizeLinear doc example (int8, scale 2, zp 0 → ties to even).
+        let xs = [0.0f32, 2.0, 3.0, 1000.0, -254.0, -1000.0, 5.0, 7.0];
+        let want = [0i8, 1, 2, 127, -127, -128, 2, 4];
+        for (x, w) in xs.iter().zip(want) {
+            assert_eq!(quantize_f32(*x, 0.5, 0), w, "{x}");
+        }
+        assert_eq!(quantize_f32(f32::NAN, 1.0, 3), 3);
     }
 }

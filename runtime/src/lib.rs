@@ -25,8 +25,12 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 
+pub mod engine;
 pub mod error;
 pub mod fixed;
 pub mod frontend;
+pub mod model;
 
+pub use engine::{Engine, Interpreter};
 pub use error::Error;
+pub use model::Model;

@@ -1,0 +1,145 @@
+//! Portable scalar int8 kernels. Accumulation is int32 and wraps on overflow
+//! (as tract's i32 accumulators do; validated models never get near it).
+//! Bytes are int8 values stored in `u8` (`b as i8`).
+
+use crate::fixed::{RoundingScaler, round_half_even_f32};
+use crate::model::program::{Bias, ConvGeometry, Output};
+
+/// Converts an accumulator to the output: `clamp(round_half_even(acc · scale) + zp)`.
+#[inline]
+pub fn requantize(acc: i32, scaler: RoundingScaler, out: &Output) -> u8 {
+    let v = scaler
+        .apply(acc)
+        .saturating_add(i32::from(out.quant.zero_point));
+    v.clamp(i32::from(out.clamp.0), i32::from(out.clamp.1)) as i8 as u8
+}
+
+/// The requantisation scale of output channel `m`, computed in f32 in the
+/// order tract uses (`(w_scale · x_scale) / y_scale`).
+#[inline]
+pub fn channel_scaler(w_scale: f32, x_scale: f32, y_scale: f32) -> RoundingScaler {
+    RoundingScaler::new((w_scale * x_scale) / y_scale)
+}
+
+/// Bias of output channel `m` in accumulator units (`acc_scale = x_scale · w_scale`).
+#[inline]
+pub fn bias_acc(bias: &Bias<'_>, m: usize, acc_scale: f32) -> i32 {
+    let to_acc = |real: f32| {
+        let v = round_half_even_f32(real / acc_scale);
+        // Saturating float→int cast; NaN → 0.
+        v as i32
+    };
+    match bias {
+        Bias::None => 0,
+        Bias::Acc(q) => q.int_at(m).unwrap_or(0) as i32,
+        Bias::Scaled {
+            q,
+            scale,
+            zero_point,
+        } => {
+            let idx = |len_one: bool| if len_one { 0 } else { m };
+            let s = scale
+                .f32_at(m)
+                .or_else(|| scale.f32_at(idx(true)))
+                .unwrap_or(0.0);
+            let z = zero_point
+                .and_then(|z| z.int_at(m).or_else(|| z.int_at(0)))
+                .unwrap_or(0);
+            let qv = q.int_at(m).unwrap_or(0);
+            to_acc((qv - z) as f32 * s)
+        }
+        Bias::Float(b) => to_acc(b.f32_at(m).unwrap_or(0.0)),
+    }
+}
+
+/// Sum over one convolution window for output channel `m` at `(oy, ox)`:
+/// `Σ (x − x_zp)(w − w_zp)`, padding contributing zero (ONNX pads with the
+/// input zero point).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn conv_window(
+    x: &[u8],
+    x_zp: i32,
+    w_m: &[u8],
+    w_zp: i32,
+    geo: &ConvGeometry,
+    c0: usize,
+    oy: usize,
+    ox: usize,
+) -> i32 {
+    let [_, h, w] = geo.in_chw;
+    let [kh, kw] = geo.kernel;
+    let cpg = geo.in_chw[0] / geo.group.max(1);
+    let mut acc = 0i32;
+    for ci in 0..cpg {
+        let plane = (c0 + ci) * h * w;
+        for ky in 0..kh {
+            let iy = (oy * geo.stride[0] + ky * geo.dilation[0]).wrapping_sub(geo.pads[0]);
+            if iy >= h {
+                continue; // also catches "negative" (wrapped) rows
+            }
+            let row = plane + iy * w;
+            let wrow = (ci * kh + ky) * kw;
+            for kx in 0..kw {
+                let ix = (ox * geo.stride[1] + kx * geo.dilation[1]).wrapping_sub(geo.pads[1]);
+                if ix >= w {
+                    continue;
+                }
+                let xv = i32::from(x.get(row + ix).copied().unwrap_or(0) as i8) - x_zp;
+                let wv = i32::from(w_m.get(wrow + kx).copied().unwrap_or(0) as i8) - w_zp;
+                acc = acc.wrapping_add(xv.wrapping_mul(wv));
+            }
+        }
+    }
+    acc
+}
+
+/// `Σ_k (a[k] − a_zp)(b[k·stride] − b_zp)` over `k` terms.
+#[inline]
+pub fn dot_strided(
+    a: &[u8],
+    a_zp: i32,
+    b: &[u8],
+    b_start: usize,
+    b_stride: usize,
+    b_zp: i32,
+) -> i32 {
+    let mut acc = 0i32;
+    for (k, &av) in a.iter().enumerate() {
+        let bv = b.get(b_start + k * b_stride).copied().unwrap_or(0);
+        let term = (i32::from(av as i8) - a_zp).wrapping_mul(i32::from(bv as i8) - b_zp);
+        acc = acc.wrapping_add(term);
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::program::Quant;
+
+    #[test]
+    fn requantize_rounds_half_even_then_clamps() {
+        let out = Output {
+            tensor: 0,
+            quant: Quant {
+                scale: 1.0,
+                zero_point: 3,
+            },
+            clamp: (-128, 10),
+        };
+        let s = RoundingScaler::new(0.5);
+        assert_eq!(requantize(5, s, &out) as i8, 2 + 3); // 2.5 → 2
+        assert_eq!(requantize(7, s, &out) as i8, 4 + 3); // 3.5 → 4
+        assert_eq!(requantize(1000, s, &out) as i8, 10); // clamp
+        assert_eq!(requantize(-1000, s, &out) as i8, -128);
+    }
+
+    #[test]
+    fn dot_matches_naive() {
+        let a = [1u8, 0xff, 5];
+        let b = [2u8, 9, 3, 9, 0xfe, 9];
+        // (1−1)(2−0) + (−1−1)(3−0) + (5−1)(−2−0) = 0 − 6 − 8
+        assert_eq!(dot_strided(&a, 1, &b, 0, 2, 0), -14);
+    }
+}

@@ -1,0 +1,30 @@
+//! Running a model: the [`Engine`] trait, the allocation-free
+//! [`Interpreter`], one file per op family under [`ops`], and the scalar
+//! reference kernels under [`kernels`].
+
+mod arena;
+pub mod interpreter;
+pub mod kernels;
+pub mod ops;
+#[cfg(feature = "tract")]
+pub mod tract;
+
+pub use interpreter::Interpreter;
+#[cfg(feature = "tract")]
+pub use tract::TractEngine;
+
+use crate::Error;
+
+/// Something that runs one model on float input and writes float output, so
+/// callers and tests can swap the `no_std` interpreter for tract.
+pub trait Engine {
+    /// Number of f32 input values (the model input's element count, NCHW order).
+    fn input_len(&self) -> usize;
+
+    /// Number of f32 output values.
+    fn output_len(&self) -> usize;
+
+    /// Runs the model: `input.len() == input_len()`, `output.len() == output_len()`.
+    /// The interpreter allocates nothing here.
+    fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error>;
+}

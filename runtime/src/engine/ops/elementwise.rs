@@ -1,0 +1,128 @@
+//! Element-wise float expressions (`DequantizeLinear → [Relu/Clip] → [Add]`),
+//! evaluated per element in f32 in the order the float graph specifies, so
+//! the result equals the float graph's bit for bit.
+
+use crate::fixed::quantize_f32;
+use crate::model::program::{Elementwise, ElementwiseStep, Operand, Quant};
+use crate::model::{Shape, TensorSlot};
+
+/// Flat index into `src` of element `i` of `out` under numpy broadcasting.
+#[inline]
+pub fn broadcast_index(out: &Shape, src: &Shape, i: usize) -> usize {
+    if out == src {
+        return i;
+    }
+    let (ro, rs) = (out.rank(), src.rank());
+    let mut rem = i;
+    let mut idx = 0usize;
+    let mut stride = 1usize;
+    for axis in (0..ro).rev() {
+        let d = out.dim(axis).max(1);
+        let coord = rem % d;
+        rem /= d;
+        if let Some(sa) = (axis + rs).checked_sub(ro) {
+            let sd = src.dim(sa);
+            if sd != 1 {
+                idx += coord * stride;
+            }
+            stride *= sd;
+        }
+    }
+    idx
+}
+
+/// Reads arena tensors for an expression.
+pub trait TensorSource {
+    /// The bytes of `tensor`.
+    fn tensor(&self, tensor: u8) -> Option<&[u8]>;
+}
+
+#[inline]
+fn clamp(v: f32, c: (f32, f32)) -> f32 {
+    // Not f32::clamp: that panics when lo > hi (never true after validation).
+    let v = if v < c.0 { c.0 } else { v };
+    if v > c.1 { c.1 } else { v }
+}
+
+#[inline]
+fn operand_value(op: &Operand<'_>, out: &Shape, i: usize, src: &impl TensorSource) -> f32 {
+    match op {
+        Operand::Tensor {
+            tensor,
+            shape,
+            quant,
+            clamp: c,
+        } => {
+            let q = src
+                .tensor(*tensor)
+                .and_then(|t| t.get(broadcast_index(out, shape, i)))
+                .copied()
+                .unwrap_or(0);
+            clamp(dequantize(q as i8, *quant), *c)
+        }
+        Operand::Const { data, shape, quant } => {
+            let j = broadcast_index(out, shape, i);
+            match quant {
+                None => data.f32_at(j).unwrap_or(0.0),
+                Some((s, z)) => (data.int_at(j).unwrap_or(0) as i32).wrapping_sub(*z) as f32 * s,
+            }
+        }
+    }
+}
+
+/// ONNX `DequantizeLinear`: `(q − zp) · scale` in f32.
+#[inline]
+pub fn dequantize(q: i8, quant: Quant) -> f32 {
+    (i32::from(q) - i32::from(quant.zero_point)) as f32 * quant.scale
+}
+
+/// Element `i` of the expression.
+#[inline]
+pub fn eval(e: &Elementwise<'_>, i: usize, src: &impl TensorSource) -> f32 {
+    let a = operand_value(&e.a, &e.shape, i, src);
+    let v = match &e.b {
+        Some(b) => a + operand_value(b, &e.shape, i, src),
+        None => a,
+    };
+    clamp(v, e.clamp)
+}
+
+/// Runs `step` into `y`.
+pub fn run(step: &ElementwiseStep<'_>, src: &impl TensorSource, y: &mut [u8]) {
+    let inv = 1.0 / step.y_quant.scale;
+    let zp = i32::from(step.y_quant.zero_point);
+    for (i, out) in y.iter_mut().enumerate() {
+        *out = quantize_f32(eval(&step.expr, i, src), inv, zp) as u8;
+    }
+}
+
+/// A [`TensorSource`] over a whole, read-only arena.
+pub struct WholeArena<'s> {
+    /// The arena.
+    pub arena: &'s [u8],
+    /// The model's tensor table.
+    pub slots: &'s [TensorSlot],
+}
+
+impl TensorSource for WholeArena<'_> {
+    fn tensor(&self, tensor: u8) -> Option<&[u8]> {
+        let s = self.slots.get(usize::from(tensor))?;
+        self.arena.get(s.offset..s.offset.checked_add(s.len)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_index_follows_numpy() {
+        let out = Shape::new(&[1, 3, 2, 2]).unwrap();
+        let bias = Shape::new(&[3, 1, 1]).unwrap();
+        let idx: Vec<_> = (0..12).map(|i| broadcast_index(&out, &bias, i)).collect();
+        assert_eq!(idx, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+        let row = Shape::new(&[2]).unwrap();
+        let idx: Vec<_> = (0..12).map(|i| broadcast_index(&out, &row, i)).collect();
+        assert_eq!(idx, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+    }
+}

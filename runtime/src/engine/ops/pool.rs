@@ -1,0 +1,50 @@
+//! Average pooling of an int8 tensor, in integers: the window sum of
+//! `clamp(x) − x_zp` is requantised by `x_scale / (count · y_scale)`.
+//! Equal to the float graph (`DequantizeLinear → AveragePool →
+//! QuantizeLinear`) except where f32 rounding of the float path moves a value
+//! across a rounding tie.
+
+use crate::engine::kernels::generic::requantize;
+use crate::fixed::RoundingScaler;
+use crate::model::program::PoolStep;
+
+/// Runs `step`: `x` is `[C, H, W]`, `y` is `[C, OH, OW]`.
+pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
+    let geo = &step.geo;
+    let [c_n, h, w] = geo.in_chw;
+    let [_, oh, ow] = geo.out_chw;
+    let [kh, kw] = geo.kernel;
+    let x_zp = i32::from(step.x_quant.zero_point);
+    let (lo, hi) = (i32::from(step.pre_clamp.0), i32::from(step.pre_clamp.1));
+    for c in 0..c_n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut sum = 0i32;
+                let mut count = 0usize;
+                for ky in 0..kh {
+                    let iy = (oy * geo.stride[0] + ky).wrapping_sub(geo.pads[0]);
+                    for kx in 0..kw {
+                        let ix = (ox * geo.stride[1] + kx).wrapping_sub(geo.pads[1]);
+                        if iy < h && ix < w {
+                            let v =
+                                i32::from(x.get((c * h + iy) * w + ix).copied().unwrap_or(0) as i8);
+                            sum = sum.wrapping_add(v.clamp(lo, hi) - x_zp);
+                            count += 1;
+                        }
+                    }
+                }
+                if step.count_include_pad {
+                    count = kh * kw;
+                }
+                let scale = if count == 0 {
+                    0.0
+                } else {
+                    step.x_quant.scale / (count as f32 * step.y.quant.scale)
+                };
+                if let Some(out) = y.get_mut((c * oh + oy) * ow + ox) {
+                    *out = requantize(sum, RoundingScaler::new(scale), &step.y);
+                }
+            }
+        }
+    }
+}
