@@ -1,0 +1,176 @@
+//! QEMU `mps2-an386` (ARM AN386 FPGA image: Cortex-M4 with FPU, 25 MHz SysTick core
+//! clock): runs the runtime's fixed-point front end over an embedded 4 s clip (16 kHz,
+//! s16le, cut from `data/bundled/scenes/scene01.flac` by `tools/make_clip.py`), prints
+//! the report of `src/report.rs` through semihosting, then `bench …` lines with SysTick
+//! counts per front-end frame, and exits through semihosting (status 0 on success).
+//!
+//! ```text
+//! qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic -icount shift=0 \
+//!     -semihosting-config enable=on,target=native -kernel target/thumbv7em-none-eabihf/release/qemu
+//! ```
+//!
+//! NOTE: `-icount shift=0` makes virtual time advance 1 ns per instruction, so SysTick
+//! on the 25 MHz core clock ticks once per 40 instructions, deterministically. Without
+//! it the counts follow host time and mean nothing. Everything except the `bench` lines
+//! is identical to `examples/host_report.rs` on the host (`run-qemu.sh --check`).
+
+#![no_std]
+#![no_main]
+
+use core::fmt::{self, Write};
+
+use cortex_m::peripheral::SYST;
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hio};
+use matpac_firmware_example::report::{FrameTimer, write_report};
+use matpac_runtime::frontend::FrontendConfig;
+use panic_semihosting as _;
+
+/// The embedded clip: 64 000 samples, s16le mono (1-byte aligned, hence decoded in chunks).
+static CLIP: &[u8] = include_bytes!("../../clips/scene01_0-4s.s16le");
+
+/// SysTick is a 24-bit down-counter.
+const SYSTICK_MASK: u32 = 0x00FF_FFFF;
+/// 1 ns per instruction (`-icount shift=0`) at a 25 MHz SysTick clock (40 ns per tick).
+const INSTR_PER_TICK: u32 = 40;
+/// Per-frame counts kept for the `bench ticks` lines (the clip has 398 frames).
+const MAX_FRAMES: usize = 512;
+/// Counts per `bench ticks` line.
+const TICKS_PER_LINE: usize = 20;
+
+#[entry]
+fn main() -> ! {
+    let status = match run() {
+        Ok(()) => debug::EXIT_SUCCESS,
+        Err(()) => debug::EXIT_FAILURE,
+    };
+    debug::exit(status);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+fn run() -> Result<(), ()> {
+    let mut out = LineWriter::new(hio::hstdout()?);
+    let mut cp = cortex_m::Peripherals::take().ok_or(())?;
+    cp.SYST.set_clock_source(SystClkSource::Core);
+    cp.SYST.set_reload(SYSTICK_MASK);
+    cp.SYST.clear_current();
+    cp.SYST.enable_counter();
+
+    let mut timer = SysTickTimer::new();
+    let result = write_report(&mut out, &FrontendConfig::default(), CLIP, &mut timer);
+    if let Err(e) = result {
+        let _ = writeln!(out, "error {e:?}");
+        out.flush();
+        return Err(());
+    }
+    timer.write_bench(&mut out).map_err(|_| ())?;
+    out.flush();
+    Ok(())
+}
+
+/// Accumulates SysTick ticks over `Frontend::process` calls and assigns them to the
+/// frame that the last call completed (a frame's count includes the calls that only
+/// buffered samples for it).
+struct SysTickTimer {
+    started: u32,
+    pending: u32,
+    frames: usize,
+    ticks: [u32; MAX_FRAMES],
+    total: u64,
+}
+
+impl SysTickTimer {
+    fn new() -> Self {
+        Self { started: 0, pending: 0, frames: 0, ticks: [0; MAX_FRAMES], total: 0 }
+    }
+
+    fn write_bench<W: Write>(&self, out: &mut W) -> fmt::Result {
+        let kept = self.frames.min(MAX_FRAMES);
+        let mut sorted = self.ticks;
+        let sorted = sorted.get_mut(..kept).unwrap_or(&mut []);
+        for (line, counts) in self.ticks.get(..kept).unwrap_or(&[]).chunks(TICKS_PER_LINE).enumerate() {
+            write!(out, "bench ticks {}", line * TICKS_PER_LINE)?;
+            for t in counts {
+                write!(out, " {t}")?;
+            }
+            writeln!(out)?;
+        }
+        sorted.sort_unstable();
+        let min = sorted.first().copied().unwrap_or(0);
+        let max = sorted.last().copied().unwrap_or(0);
+        let median = sorted.get(kept / 2).copied().unwrap_or(0);
+        let mean = self.total.checked_div(self.frames as u64).unwrap_or(0);
+        let instr = u64::from(INSTR_PER_TICK);
+        writeln!(
+            out,
+            "bench frames={} ticks_total={} ticks_min={min} ticks_median={median} ticks_max={max} instr_per_tick={INSTR_PER_TICK} instr_per_frame_mean={} instr_per_frame_median={}",
+            self.frames,
+            self.total,
+            mean * instr,
+            u64::from(median) * instr,
+        )
+    }
+}
+
+impl FrameTimer for SysTickTimer {
+    #[inline(always)]
+    fn start(&mut self) {
+        self.started = SYST::get_current();
+    }
+
+    #[inline(always)]
+    fn stop(&mut self, frame: Option<usize>) {
+        let now = SYST::get_current();
+        // Down-counter: elapsed = start − now (mod 2^24); one call is far below 2^24 ticks.
+        self.pending = self.pending.saturating_add(self.started.wrapping_sub(now) & SYSTICK_MASK);
+        if let Some(index) = frame {
+            if let Some(slot) = self.ticks.get_mut(index) {
+                *slot = self.pending;
+            }
+            self.total += u64::from(self.pending);
+            self.frames += 1;
+            self.pending = 0;
+        }
+    }
+}
+
+/// Buffers text and hands it to the host one line per semihosting call (each call is a
+/// trap into QEMU; per-`write_str` calls would be many times slower).
+struct LineWriter {
+    stream: hio::HostStream,
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl LineWriter {
+    fn new(stream: hio::HostStream) -> Self {
+        Self { stream, buf: [0; 512], len: 0 }
+    }
+
+    fn flush(&mut self) {
+        if let Some(bytes) = self.buf.get(..self.len) {
+            let _ = self.stream.write_all(bytes);
+        }
+        self.len = 0;
+    }
+}
+
+impl Write for LineWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+            if b == b'\n' {
+                self.flush();
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+//! # matpac-firmware-example: shared glue
+//!
+//! Target-independent pieces of the two firmware binaries, built for the host too so
+//! that the host can reproduce, byte for byte, what the firmware prints:
+//!
+//! * [`report`]: runs the runtime's fixed-point front end over a PCM clip and writes
+//!   the text report that the QEMU binary prints through semihosting
+//!   (`examples/host_report.rs` writes the same text on the host).
+//! * [`activity`]: the board's per-second summary and the signal-energy gate that
+//!   drives the LED (a placeholder until the runtime's `Tagger` exists).
+//! * [`pcm`]: little-endian 16-bit PCM decoding.
+//!
+//! ```
+//! use matpac_firmware_example::report::write_report;
+//! use matpac_runtime::frontend::FrontendConfig;
+//!
+//! let clip = [0u8; 2 * 800]; // 50 ms of silence, s16le
+//! let mut text = String::new();
+//! let frames = write_report(&mut text, &FrontendConfig::default(), &clip, &mut ()).unwrap();
+//! assert_eq!(frames, 3);
+//! assert!(text.starts_with("matpac-frontend v1 samples=800 "));
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activity;
+pub mod pcm;
+pub mod report;
