@@ -18,6 +18,7 @@
 #![no_main]
 
 use core::fmt::{self, Write};
+use core::hint::black_box;
 
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
@@ -66,8 +67,104 @@ fn run() -> Result<(), ()> {
         return Err(());
     }
     timer.write_bench(&mut out).map_err(|_| ())?;
+    let report_stack = stack_high_water();
+    write_stage_bench(&mut out).map_err(|_| ())?;
+    writeln!(
+        out,
+        "bench stack_used_bytes report={report_stack} with_stage_bench={} frontend_struct_bytes={}",
+        stack_high_water(),
+        core::mem::size_of::<matpac_runtime::frontend::Frontend>()
+    )
+    .map_err(|_| ())?;
     out.flush();
     Ok(())
+}
+
+/// Elapsed SysTick ticks of `f` (down-counter, mod 2^24).
+#[inline(always)]
+fn ticks<R>(f: impl FnOnce() -> R) -> (u32, R) {
+    let start = SYST::get_current();
+    let r = f();
+    (start.wrapping_sub(SYST::get_current()) & SYSTICK_MASK, r)
+}
+
+/// Frames timed per stage (spread over the clip).
+const STAGE_FRAMES: usize = 16;
+
+/// Instructions per stage of one frame, averaged over [`STAGE_FRAMES`] frames of the
+/// clip. Mirrors `Frontend::compute_frame` with the runtime's public stage types (bench
+/// only; the report above uses `Frontend` itself).
+fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
+    use matpac_runtime::frontend::{FFT_BINS, FFT_LEN, fft, log::LogQ, mel::MelQ, window};
+
+    let config = FrontendConfig::default();
+    let Ok(mel) = MelQ::new(&config) else {
+        return writeln!(out, "bench stage error");
+    };
+    let log = LogQ::new(config.log_eps);
+    let hann = window::HannQ15::new(config.win_length);
+    let fixed_bits = 2 * (15 + window::WINDOW_FRAC_BITS as i32) + mel.weight_shift() as i32;
+    let max_scale_exp = (log.max_exponent() - fixed_bits + 30).div_euclid(2).min(60);
+
+    let mut pcm = [0i16; FFT_LEN];
+    let mut buf = [0f32; FFT_LEN];
+    let mut power = [0u32; FFT_BINS];
+    let mut sums = [0u64; 128];
+    let n_mels = config.n_mels.min(sums.len());
+    let frames = config.n_frames(CLIP.len() / 2);
+    let mut t = [0u32; 5]; // window, rfft_512 alone, fft+power, mel, log
+    for k in 0..STAGE_FRAMES {
+        let start = (k * frames / STAGE_FRAMES) * config.hop_length * 2;
+        let bytes = CLIP.get(start..start + 2 * config.win_length).unwrap_or(&[]);
+        let n = matpac_firmware_example::pcm::decode_s16le(bytes, &mut pcm);
+        let pcm = pcm.get(..n).unwrap_or(&[]);
+        t[0] += ticks(|| hann.apply(pcm, &mut buf)).0;
+        let mut copy = buf;
+        t[1] += ticks(|| black_box(microfft::real::rfft_512(black_box(&mut copy))).len()).0;
+        let (dt, shift) = ticks(|| fft::power_spectrum(&mut buf, &mut power, max_scale_exp));
+        t[2] += dt;
+        t[3] += ticks(|| mel.apply(&power, &mut sums)).0;
+        let s = shift + fixed_bits;
+        t[4] += ticks(|| {
+            for &m in black_box(&sums).iter().take(n_mels) {
+                black_box(log.ln_q16(m, black_box(s)));
+            }
+        })
+        .0;
+    }
+    let per_frame = |ticks: u32| ticks as u64 * u64::from(INSTR_PER_TICK) / STAGE_FRAMES as u64;
+    writeln!(
+        out,
+        "bench stage_instr frames={STAGE_FRAMES} window={} rfft512={} fft_power={} mel={} log={} sum={}",
+        per_frame(t[0]),
+        per_frame(t[1]),
+        per_frame(t[2]),
+        per_frame(t[3]),
+        per_frame(t[4]),
+        per_frame(t[0] + t[2] + t[3] + t[4]),
+    )
+}
+
+/// Bytes of the stack ever used: cortex-m-rt (`paint-stack`) filled the stack with
+/// `STACK_PAINT_VALUE` at reset; the lowest word that differs marks the deepest use.
+fn stack_high_water() -> usize {
+    unsafe extern "C" {
+        static _stack_start: u32;
+        static _stack_end: u32;
+    }
+    let top = &raw const _stack_start as usize;
+    let mut addr = &raw const _stack_end as usize;
+    while addr < top {
+        // SAFETY: [_stack_end, _stack_start) is RAM reserved for the stack by
+        // cortex-m-rt's linker script, word-aligned (asserted there); reading it is
+        // always valid, and a volatile read of a painted word races with nothing.
+        let word = unsafe { (addr as *const u32).read_volatile() };
+        if word != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        addr += 4;
+    }
+    top - addr
 }
 
 /// Accumulates SysTick ticks over `Frontend::process` calls and assigns them to the
