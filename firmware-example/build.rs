@@ -15,10 +15,20 @@ fn main() {
         return;
     }
     let memory = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("memory");
-    let board = if env::var_os("CARGO_FEATURE_SWD").is_some() { "nrf52840-swd" } else { "nrf52840-bootloader" };
-    println!("cargo:rustc-link-arg-bin=nano33=-L{}", memory.join(board).display());
+    let board = if env::var_os("CARGO_FEATURE_SWD").is_some() {
+        "nrf52840-swd"
+    } else {
+        "nrf52840-bootloader"
+    };
+    println!(
+        "cargo:rustc-link-arg-bin=nano33=-L{}",
+        memory.join(board).display()
+    );
     println!("cargo:rustc-link-arg-bin=nano33=-Tdefmt.x");
-    println!("cargo:rustc-link-arg-bin=qemu=-L{}", memory.join("mps2-an386").display());
+    println!(
+        "cargo:rustc-link-arg-bin=qemu=-L{}",
+        memory.join("mps2-an386").display()
+    );
     println!("cargo:rustc-link-arg-bins=--nmagic");
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
 }

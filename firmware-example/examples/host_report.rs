@@ -13,7 +13,9 @@ use matpac_firmware_example::report::write_report;
 use matpac_runtime::frontend::FrontendConfig;
 
 fn main() -> ExitCode {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "clips/scene01_0-4s.s16le".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "clips/scene01_0-4s.s16le".into());
     let pcm = match std::fs::read(&path) {
         Ok(pcm) => pcm,
         Err(e) => {

@@ -20,7 +20,12 @@ pub struct ActivityConfig {
 
 impl Default for ActivityConfig {
     fn default() -> Self {
-        Self { samples_per_summary: 16_000, on_rms: 328, off_rms: 164, settle_samples: 3 * 512 }
+        Self {
+            samples_per_summary: 16_000,
+            on_rms: 328,
+            off_rms: 164,
+            settle_samples: 3 * 512,
+        }
     }
 }
 
@@ -71,7 +76,10 @@ impl Activity {
     }
 
     fn empty() -> Summary {
-        Summary { loudest_q16: i32::MIN, ..Summary::default() }
+        Summary {
+            loudest_q16: i32::MIN,
+            ..Summary::default()
+        }
     }
 
     /// Whether the gate is open (drive the LED from this).
@@ -101,10 +109,17 @@ impl Activity {
             self.settle_left = self.settle_left.saturating_sub(n);
             return None;
         }
-        let chunk_sq: u64 = pcm.iter().map(|&s| (i64::from(s) * i64::from(s)) as u64).sum();
+        let chunk_sq: u64 = pcm
+            .iter()
+            .map(|&s| (i64::from(s) * i64::from(s)) as u64)
+            .sum();
         let n = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
         let chunk_rms = rms(chunk_sq, u64::from(n));
-        self.active = if self.active { chunk_rms >= self.config.off_rms } else { chunk_rms >= self.config.on_rms };
+        self.active = if self.active {
+            chunk_rms >= self.config.off_rms
+        } else {
+            chunk_rms >= self.config.on_rms
+        };
         if self.active {
             self.current.active_samples = self.current.active_samples.saturating_add(n);
         }
@@ -127,7 +142,9 @@ impl Activity {
 
 /// `sqrt(sum_sq / n)`, 0 for `n = 0`.
 fn rms(sum_sq: u64, n: u64) -> u32 {
-    sum_sq.checked_div(n).map_or(0, |ms| u32::try_from(ms.isqrt()).unwrap_or(u32::MAX))
+    sum_sq
+        .checked_div(n)
+        .map_or(0, |ms| u32::try_from(ms.isqrt()).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
@@ -135,7 +152,12 @@ mod tests {
     use super::*;
 
     fn config() -> ActivityConfig {
-        ActivityConfig { samples_per_summary: 1000, on_rms: 1000, off_rms: 500, settle_samples: 200 }
+        ActivityConfig {
+            samples_per_summary: 1000,
+            on_rms: 1000,
+            off_rms: 500,
+            settle_samples: 200,
+        }
     }
 
     #[test]
@@ -155,7 +177,10 @@ mod tests {
 
     #[test]
     fn summary_per_period() {
-        let mut a = Activity::new(ActivityConfig { settle_samples: 0, ..config() });
+        let mut a = Activity::new(ActivityConfig {
+            settle_samples: 0,
+            ..config()
+        });
         let mut frame = [-5 << 16; 80];
         frame[17] = 3 << 16;
         a.on_frame(&frame);
@@ -175,6 +200,9 @@ mod tests {
             }
         );
         let s = a.on_pcm(&[0; 1000]).unwrap();
-        assert_eq!((s.index, s.frames, s.rms, s.loudest_q16), (1, 0, 0, i32::MIN));
+        assert_eq!(
+            (s.index, s.frames, s.rms, s.loudest_q16),
+            (1, 0, 0, i32::MIN)
+        );
     }
 }

@@ -177,7 +177,10 @@ pub fn write_frame<W: Write>(out: &mut W, index: usize, frame: &[i32]) -> fmt::R
     for (k, v) in frame.iter().step_by(MEL_STRIDE).enumerate() {
         write!(out, "{}{v}", if k == 0 { "" } else { "," })?;
     }
-    if let Some(last) = frame.last().filter(|_| (frame.len() - 1) % MEL_STRIDE != 0) {
+    if let Some(last) = frame
+        .last()
+        .filter(|_| !(frame.len() - 1).is_multiple_of(MEL_STRIDE))
+    {
         write!(out, ",{last}")?;
     }
     writeln!(out)
@@ -243,7 +246,11 @@ mod tests {
         assert!(timer.1 >= frames);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), frames + 2);
-        assert!(lines[0].ends_with(&format!("frames={frames}")), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(&format!("frames={frames}")),
+            "{}",
+            lines[0]
+        );
         assert!(lines[frames + 1].starts_with(&format!("end frames={frames} fnv=")));
         assert!(text.ends_with('\n'));
     }

@@ -59,9 +59,12 @@ async fn main(_spawner: Spawner) {
     let _mic_power = Output::new(p.P0_17, Level::High, OutputDrive::HighDrive);
     Timer::after_millis(10).await;
 
-    let mut pdm_config = pdm::Config::default();
-    pdm_config.frequency = Frequency::_1280k;
-    pdm_config.ratio = Ratio::Ratio80;
+    // 16 kHz = 1.280 MHz / 80 (embassy's default clock, 1.032 MHz, would give ≈ 12.9 kHz).
+    let pdm_config = pdm::Config {
+        frequency: Frequency::_1280k,
+        ratio: Ratio::Ratio80,
+        ..Default::default()
+    };
     let mut pdm = Pdm::new(p.PDM, Irqs, p.P0_26, p.P0_25, pdm_config);
 
     let fe_config = FrontendConfig::default();
@@ -75,7 +78,10 @@ async fn main(_spawner: Spawner) {
             }
         }
     };
-    let mut activity = Activity::new(ActivityConfig { samples_per_summary: fe_config.sample_rate, ..Default::default() });
+    let mut activity = Activity::new(ActivityConfig {
+        samples_per_summary: fe_config.sample_rate,
+        ..Default::default()
+    });
     let mut bufs = [[0i16; BUFFER_LEN]; 2];
     let samples_per_ms = (fe_config.sample_rate / 1000).max(1);
     let mut worst_cycles = 0u32;

@@ -115,7 +115,9 @@ fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
     let mut t = [0u32; 5]; // window, rfft_512 alone, fft+power, mel, log
     for k in 0..STAGE_FRAMES {
         let start = (k * frames / STAGE_FRAMES) * config.hop_length * 2;
-        let bytes = CLIP.get(start..start + 2 * config.win_length).unwrap_or(&[]);
+        let bytes = CLIP
+            .get(start..start + 2 * config.win_length)
+            .unwrap_or(&[]);
         let n = matpac_firmware_example::pcm::decode_s16le(bytes, &mut pcm);
         let pcm = pcm.get(..n).unwrap_or(&[]);
         t[0] += ticks(|| hann.apply(pcm, &mut buf)).0;
@@ -180,14 +182,26 @@ struct SysTickTimer {
 
 impl SysTickTimer {
     fn new() -> Self {
-        Self { started: 0, pending: 0, frames: 0, ticks: [0; MAX_FRAMES], total: 0 }
+        Self {
+            started: 0,
+            pending: 0,
+            frames: 0,
+            ticks: [0; MAX_FRAMES],
+            total: 0,
+        }
     }
 
     fn write_bench<W: Write>(&self, out: &mut W) -> fmt::Result {
         let kept = self.frames.min(MAX_FRAMES);
         let mut sorted = self.ticks;
         let sorted = sorted.get_mut(..kept).unwrap_or(&mut []);
-        for (line, counts) in self.ticks.get(..kept).unwrap_or(&[]).chunks(TICKS_PER_LINE).enumerate() {
+        for (line, counts) in self
+            .ticks
+            .get(..kept)
+            .unwrap_or(&[])
+            .chunks(TICKS_PER_LINE)
+            .enumerate()
+        {
             write!(out, "bench ticks {}", line * TICKS_PER_LINE)?;
             for t in counts {
                 write!(out, " {t}")?;
@@ -221,7 +235,9 @@ impl FrameTimer for SysTickTimer {
     fn stop(&mut self, frame: Option<usize>) {
         let now = SYST::get_current();
         // Down-counter: elapsed = start − now (mod 2^24); one call is far below 2^24 ticks.
-        self.pending = self.pending.saturating_add(self.started.wrapping_sub(now) & SYSTICK_MASK);
+        self.pending = self
+            .pending
+            .saturating_add(self.started.wrapping_sub(now) & SYSTICK_MASK);
         if let Some(index) = frame {
             if let Some(slot) = self.ticks.get_mut(index) {
                 *slot = self.pending;
@@ -243,7 +259,11 @@ struct LineWriter {
 
 impl LineWriter {
     fn new(stream: hio::HostStream) -> Self {
-        Self { stream, buf: [0; 512], len: 0 }
+        Self {
+            stream,
+            buf: [0; 512],
+            len: 0,
+        }
     }
 
     fn flush(&mut self) {
