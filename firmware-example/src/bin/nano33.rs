@@ -7,9 +7,10 @@
 //! * Capture: `run_task_sampler` with two 512-sample buffers (32 ms each), no gaps.
 //!
 //! NOTE: the sampler callback runs synchronously and must finish within one buffer,
-//! 32 ms. It pushes 512 samples through the front end (3–4 frames; ≈ 89 k instructions
-//! each in QEMU, so ≈ 1.5–2 ms at 64 MHz) and logs once a second. The summary reports
-//! the callback's worst cycle count (DWT) so the margin is visible on the real board.
+//! 32 ms. It pushes 512 samples through the front end: 3–4 frames of ≈ 90 k instructions
+//! (QEMU count), ≈ 5–9 ms at 64 MHz with 1.25–1.5 cycles per instruction, and logs once
+//! a second. The summary reports the callback's worst DWT cycle count, so the margin is
+//! measured on the real board.
 //!
 //! PLACEHOLDER: the LED follows a signal-energy gate (`activity`), not tagged events; the
 //! runtime's `Tagger` replaces it once it exists.
