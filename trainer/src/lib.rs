@@ -9,3 +9,5 @@ pub mod audio;
 pub mod cli;
 pub mod frontend;
 pub mod io;
+pub mod data;
+pub mod matpac;

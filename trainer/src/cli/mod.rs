@@ -1,6 +1,8 @@
 //! Command-line interface: one file per subcommand, each a thin layer over the library.
 
+mod embed;
 mod mel;
+mod pretrain;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +20,17 @@ pub struct Cli {
 pub enum Command {
     /// Compute the log-mel features of one audio file and write them as .npy `[frames, mels]`.
     Mel(mel::Args),
+    /// MATPAC self-supervised pretraining on a folder of unlabelled audio.
+    Pretrain(pretrain::Args),
+    /// Clip embeddings of a pretrained encoder, one row per clip, as .npy.
+    Embed(embed::Args),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Mel(args) => mel::run(args),
+        Command::Pretrain(args) => pretrain::run(args),
+        Command::Embed(args) => embed::run(args),
     }
 }

@@ -1,0 +1,214 @@
+//! `matpac pretrain --data DIR --preset tiny|small|paper --out RUN_DIR [--steps N] [--resume] [--config FILE] [--set KEY=VALUE]…`
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+use matpac_runtime::frontend::FrontendConfig;
+
+use crate::audio::load_audio;
+use crate::data::feature_cache::{CropSource, FeatureCache, Features};
+use crate::frontend::FloatFrontend;
+use crate::matpac::checkpoint;
+use crate::matpac::run::{RunOptions, checkpoint_path, run as run_loop};
+use crate::matpac::{MatpacConfig, Preset, Trainer};
+
+/// Arguments of `matpac pretrain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder of unlabelled audio (searched recursively; WAV, FLAC, OGG; any rate).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Hyper-parameter preset.
+    #[arg(long, value_enum, default_value = "small")]
+    pub preset: Preset,
+    /// Run folder: checkpoint.mpk, metrics.csv, metrics.png, config.toml, skipped.txt.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Stop after this many updates in total (default: the configuration's total_steps;
+    /// the schedules always span total_steps).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Continue from RUN_DIR/checkpoint.mpk (its configuration wins over the flags).
+    #[arg(long)]
+    pub resume: bool,
+    /// TOML file overriding any part of the preset (`[model]`, `[train]` tables).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one hyper-parameter, e.g. `--set lambda=0 --set train.batch_size=32`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Feature cache folder (default: ~/.cache/matpac-edge).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The training device: Burn's CPU backend, or CUDA device 0 with the `cuda` feature.
+pub fn train_device() -> Device {
+    #[cfg(feature = "cuda")]
+    let device = Device::cuda(0);
+    #[cfg(not(feature = "cuda"))]
+    let device = Device::flex();
+    device.autodiff()
+}
+
+/// Audio files under `dir`, sorted.
+pub fn audio_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["wav", "flac", "ogg"].contains(&e.to_ascii_lowercase().as_str()))
+            {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out).with_context(|| format!("listing {}", dir.display()))?;
+    out.sort();
+    Ok(out)
+}
+
+/// Default feature cache folder.
+pub fn default_cache() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".matpac-cache"),
+        |h| PathBuf::from(h).join(".cache/matpac-edge"),
+    )
+}
+
+/// Loads (or computes and caches) the features of every file of `data`.
+pub fn load_features(
+    data: &Path,
+    cache: Option<PathBuf>,
+    fe: &FrontendConfig,
+) -> anyhow::Result<FeatureCache> {
+    let files = audio_files(data)?;
+    if files.is_empty() {
+        bail!("no WAV/FLAC/OGG files under {}", data.display());
+    }
+    let frontend = FloatFrontend::new(fe)?;
+    let id = toml::to_string(fe).context("front-end configuration")?;
+    let extract = |p: &Path| -> Result<Features, String> {
+        let samples = load_audio(p, fe.sample_rate).map_err(|e| e.to_string())?;
+        let m = frontend.log_mel(&samples);
+        Ok(Features {
+            n_frames: m.n_frames,
+            n_mels: m.n_mels,
+            data: m.data,
+        })
+    };
+    let cache = FeatureCache::build(
+        &files,
+        &id,
+        fe.n_mels,
+        &cache.unwrap_or_else(default_cache),
+        extract,
+    )?;
+    eprintln!(
+        "features: {} clips ({} decoded now, {} from {}), {} skipped; mean {:.3}, std {:.3}",
+        cache.clips.len(),
+        cache.computed,
+        cache.clips.len() - cache.computed,
+        cache.dir.display(),
+        cache.failed.len(),
+        cache.mean,
+        cache.std
+    );
+    Ok(cache)
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let fe = FrontendConfig::default();
+    let cache = load_features(&args.data, args.cache.clone(), &fe)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    if !cache.failed.is_empty() {
+        let report = args.out.join("skipped.txt");
+        std::fs::write(&report, cache.failure_report())?;
+        eprintln!(
+            "skipped {} unreadable file(s): see {}",
+            cache.failed.len(),
+            report.display()
+        );
+    }
+    let device = train_device();
+    let ckpt = checkpoint_path(&args.out);
+    let mut trainer = if args.resume && ckpt.exists() {
+        let t = checkpoint::load(&ckpt, &device)?;
+        eprintln!("resuming {} at update {}", ckpt.display(), t.step);
+        t
+    } else {
+        if args.resume {
+            eprintln!("no checkpoint at {}: starting a new run", ckpt.display());
+        } else if ckpt.exists() {
+            bail!(
+                "{} exists: pass --resume to continue it, or choose another --out",
+                ckpt.display()
+            );
+        }
+        let mut cfg = MatpacConfig::preset(args.preset);
+        if let Some(path) = &args.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            cfg = cfg.apply_toml(&text)?;
+        }
+        cfg.model.input_mean = cache.mean;
+        cfg.model.input_std = cache.std;
+        for o in &args.overrides {
+            cfg = cfg.set(o)?;
+        }
+        if cfg.model.n_mels != fe.n_mels {
+            bail!(
+                "model n_mels {} differs from the front end's {}",
+                cfg.model.n_mels,
+                fe.n_mels
+            );
+        }
+        Trainer::new(cfg, &device)?
+    };
+    eprintln!(
+        "pretraining: encoder {}×{}, predictor {}×{}, K {}, batch {}, peak lr {:.3e} (= {} × {}/{}), {} updates",
+        trainer.cfg.model.encoder_depth,
+        trainer.cfg.model.encoder_dim,
+        trainer.cfg.model.predictor_depth,
+        trainer.cfg.model.predictor_dim,
+        trainer.cfg.model.n_classes,
+        trainer.cfg.train.batch_size,
+        trainer.cfg.peak_lr(),
+        trainer.cfg.train.base_lr,
+        trainer.cfg.train.batch_size,
+        trainer.cfg.train.base_batch_size,
+        trainer.cfg.train.total_steps
+    );
+    let fill = fe.log_eps.ln();
+    let next = trainer.step * trainer.cfg.train.batch_size as u64;
+    let mut source = CropSource::new(&cache, fill, trainer.cfg.train.seed, next);
+    let opts = RunOptions {
+        out_dir: args.out.clone(),
+        until_step: args.steps,
+        progress: !args.quiet,
+    };
+    let stats = run_loop(&mut trainer, &mut source, &opts)?;
+    if let Some(last) = stats.last() {
+        eprintln!(
+            "update {}: loss {:.4} (pred {:.4}, cls {:.4}); checkpoint {}",
+            last.step + 1,
+            last.loss,
+            last.loss_pred,
+            last.loss_cls,
+            ckpt.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Training data: the on-disk feature cache and random crops for pretraining.
+
+pub mod feature_cache;

@@ -1,0 +1,172 @@
+//! Training metrics: one CSV row per logged update and a PNG of the curves.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::MatpacError;
+use super::train::StepStats;
+
+/// CSV header (column order of [`csv_row`]).
+pub const CSV_HEADER: &str = "step,loss,loss_pred,loss_cls,lr,grad_norm,teacher_temp,teacher_entropy,teacher_classes,accuracy,ema_decay,seconds";
+
+/// One CSV row.
+pub fn csv_row(s: &StepStats) -> String {
+    format!(
+        "{},{:.6},{:.6},{:.6},{:.6e},{:.4},{:.5},{:.4},{},{:.4},{:.7},{:.4}",
+        s.step,
+        s.loss,
+        s.loss_pred,
+        s.loss_cls,
+        s.lr,
+        s.grad_norm,
+        s.teacher_temp,
+        s.teacher_entropy,
+        s.teacher_classes,
+        s.accuracy,
+        s.ema_decay,
+        s.seconds
+    )
+}
+
+/// Appends rows to `metrics.csv`; on resume, rows at or after `from_step` are
+/// dropped first so a resumed run does not repeat updates.
+pub struct MetricsCsv {
+    path: std::path::PathBuf,
+}
+
+impl MetricsCsv {
+    /// Opens (or creates) the file, keeping rows of updates before `from_step`.
+    pub fn open(path: &Path, from_step: u64) -> Result<Self, MatpacError> {
+        let io = |source| MatpacError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut kept = vec![CSV_HEADER.to_string()];
+        if let Ok(text) = fs::read_to_string(path) {
+            kept.extend(
+                text.lines()
+                    .skip(1)
+                    .filter(|l| {
+                        l.split(',')
+                            .next()
+                            .and_then(|s| s.parse::<u64>().ok())
+                            .is_some_and(|s| s < from_step)
+                    })
+                    .map(str::to_string),
+            );
+        }
+        fs::write(path, kept.join("\n") + "\n").map_err(io)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends one row.
+    pub fn append(&mut self, s: &StepStats) -> Result<(), MatpacError> {
+        let io = |source| MatpacError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        writeln!(f, "{}", csv_row(s)).map_err(io)
+    }
+}
+
+/// Reads `(step, loss, loss_pred, loss_cls, accuracy)` back from a metrics CSV.
+pub fn read_curves(path: &Path) -> Result<Vec<[f64; 5]>, MatpacError> {
+    let text = fs::read_to_string(path).map_err(|source| MatpacError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let v: Vec<f64> = l
+                .split(',')
+                .map(|x| x.parse().unwrap_or(f64::NAN))
+                .collect();
+            (v.len() >= 10).then(|| [v[0], v[1], v[2], v[3], v[9]])
+        })
+        .collect())
+}
+
+/// Draws the loss curves (top) and the student/teacher agreement (bottom) to a PNG.
+pub fn plot(csv: &Path, png: &Path) -> Result<(), MatpacError> {
+    let rows = read_curves(csv)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let err = |e: &dyn std::fmt::Display| MatpacError::Plot(e.to_string());
+    let root = BitMapBackend::new(png, (1000, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (top, bottom) = root.split_vertically(450);
+    let x_max = rows.last().map_or(1.0, |r| r[0]).max(1.0);
+    let y_max = rows
+        .iter()
+        .flat_map(|r| [r[1], r[2], r[3]])
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        * 1.05;
+    let mut chart = ChartBuilder::on(&top)
+        .caption("MATPAC losses", ("sans-serif", 22))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max.max(1e-3))
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("update")
+        .y_desc("loss")
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, (name, color)) in [
+        ("total", BLACK),
+        ("latent (2-2cos)", BLUE),
+        ("classification (CE)", RED),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        chart
+            .draw_series(LineSeries::new(
+                rows.iter().map(|r| (r[0], r[i + 1])),
+                color,
+            ))
+            .map_err(|e| err(&e))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    let mut acc = ChartBuilder::on(&bottom)
+        .caption(
+            "student / teacher pseudo-class agreement",
+            ("sans-serif", 18),
+        )
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, 0.0..1.0)
+        .map_err(|e| err(&e))?;
+    acc.configure_mesh()
+        .x_desc("update")
+        .y_desc("accuracy")
+        .draw()
+        .map_err(|e| err(&e))?;
+    acc.draw_series(LineSeries::new(rows.iter().map(|r| (r[0], r[4])), GREEN))
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
