@@ -62,7 +62,7 @@ def main():
             y=padded, sr=SR, n_fft=512, hop_length=HOP, win_length=WIN, window="hann",
             center=False, power=2.0, n_mels=N_MELS, fmin=FMIN, fmax=FMAX, htk=False,
             norm="slaney", dtype=np.float64)
-        logmel = np.log(mel + EPS).T  # [frames, mels]
+        logmel = np.ascontiguousarray(np.log(mel + EPS).T)  # [frames, mels], C order
         assert logmel.shape[0] == 1 + (len(x) - WIN) // HOP
         np.save(OUT / f"logmel_{name}.npy", logmel)
         print(f"{name}: {logmel.shape}")

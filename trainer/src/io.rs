@@ -40,6 +40,12 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> io::Result<(
 pub fn read_npy_f32(path: &Path) -> io::Result<(Vec<usize>, Vec<f32>)> {
     let bytes = fs::read(path)?;
     let npy = npyz::NpyFile::new(&bytes[..])?;
+    if npy.order() != npyz::Order::C {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "Fortran-ordered .npy is not supported: save with numpy.ascontiguousarray",
+        ));
+    }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let data = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {

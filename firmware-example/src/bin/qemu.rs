@@ -103,8 +103,8 @@ fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
     };
     let log = LogQ::new(config.log_eps);
     let hann = window::HannQ15::new(config.win_length);
-    let fixed_bits = 2 * (15 + window::WINDOW_FRAC_BITS as i32) + mel.weight_shift() as i32;
-    let max_scale_exp = (log.max_exponent() - fixed_bits + 30).div_euclid(2).min(60);
+    let fixed_bits = matpac_runtime::frontend::mel_exponent_bits(&mel);
+    let max_scale_exp = matpac_runtime::frontend::max_scale_exp(&mel, &log);
 
     let mut pcm = [0i16; FFT_LEN];
     let mut buf = [0f32; FFT_LEN];
@@ -123,7 +123,7 @@ fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
         t[0] += ticks(|| hann.apply(pcm, &mut buf)).0;
         let mut copy = buf;
         t[1] += ticks(|| black_box(microfft::real::rfft_512(black_box(&mut copy))).len()).0;
-        let (dt, shift) = ticks(|| fft::power_spectrum(&mut buf, &mut power, max_scale_exp));
+        let (dt, shift) = ticks(|| fft::power_spectrum(&mut buf, &mut power, mel.used_bins(), max_scale_exp));
         t[2] += dt;
         t[3] += ticks(|| mel.apply(&power, &mut sums)).0;
         let s = shift + fixed_bits;

@@ -14,18 +14,32 @@ const COMPONENT_BITS: i32 = 30;
 /// `re² + im² < 2^61`; dropping this many bits leaves a power below `2^31`.
 const POWER_DROP_BITS: u32 = 30;
 
-/// Computes the one-sided power spectrum of `buf` (overwritten by the FFT).
+/// Computes the one-sided power spectrum of `buf` (overwritten by the FFT) over
+/// the bins `used` (the filterbank's support); other bins are set to zero.
+///
+/// Only the used bins set the frame's scale: a strong component the
+/// filterbank ignores (DC below `f_min`, say) must not cost the used bins their
+/// precision.
 ///
 /// Returns `shift` such that `|X[k]|² = power[k] · 2^−shift` in the units of
 /// `buf`. `max_scale_exp` caps the per-frame scale `2^a` (see
 /// [`super::log::LogQ`]), so that quiet frames keep the log's ε term in range.
-pub fn power_spectrum(buf: &mut [f32; FFT_LEN], power: &mut [u32; FFT_BINS], max_scale_exp: i32) -> i32 {
+pub fn power_spectrum(
+    buf: &mut [f32; FFT_LEN],
+    power: &mut [u32; FFT_BINS],
+    used: core::ops::Range<usize>,
+    max_scale_exp: i32,
+) -> i32 {
     let spectrum = microfft::real::rfft_512(buf);
     // microfft packs the real Nyquist bin into the imaginary part of bin 0.
-    let max_abs = spectrum
-        .iter()
-        .flat_map(|c| [c.re.abs(), c.im.abs()])
-        .fold(0.0f32, f32::max);
+    let component = |k: usize| -> (f32, f32) {
+        match k {
+            0 => (spectrum[0].re, 0.0),
+            k if k == FFT_BINS - 1 => (spectrum[0].im, 0.0),
+            k => spectrum.get(k).map_or((0.0, 0.0), |c| (c.re, c.im)),
+        }
+    };
+    let max_abs = used.clone().map(component).flat_map(|(re, im)| [re.abs(), im.abs()]).fold(0.0f32, f32::max);
     // a = COMPONENT_BITS − 1 − floor(log2(max_abs)), read from the f32 exponent.
     let exponent = ((max_abs.to_bits() >> 23) & 0xff) as i32 - 127;
     let a = if max_abs == 0.0 {
@@ -35,17 +49,15 @@ pub fn power_spectrum(buf: &mut [f32; FFT_LEN], power: &mut [u32; FFT_BINS], max
     }
     .clamp(-126, 127);
     let scale = f32::from_bits(((a + 127) as u32) << 23);
-    let to_int = |v: f32| (v * scale) as i64; // |v·2^a| < 2^30: exact truncation
-    let square = |re: i64, im: i64| {
+    // |v·2^a| < 2^30: the f32 → i32 conversion is exact truncation (one VCVT
+    // on the M4F; going through i64 would call a soft-float routine).
+    let to_int = |v: f32| (v * scale) as i32 as i64;
+    power.fill(0);
+    for k in used {
+        let (re, im) = component(k);
+        let (re, im) = (to_int(re), to_int(im));
         let p = (re * re + im * im) as u64;
-        ((p + (1 << (POWER_DROP_BITS - 1))) >> POWER_DROP_BITS) as u32
-    };
-    let dc = to_int(spectrum[0].re);
-    let nyquist = to_int(spectrum[0].im);
-    power[0] = square(dc, 0);
-    power[FFT_BINS - 1] = square(nyquist, 0);
-    for (p, c) in power.iter_mut().skip(1).zip(spectrum.iter().skip(1)) {
-        *p = square(to_int(c.re), to_int(c.im));
+        power[k] = ((p + (1 << (POWER_DROP_BITS - 1))) >> POWER_DROP_BITS) as u32;
     }
     // |X|² = (|X|·2^a)² · 2^−2a = power · 2^(POWER_DROP_BITS − 2a)
     2 * a - POWER_DROP_BITS as i32
@@ -63,7 +75,7 @@ mod tests {
         }
         let input = buf;
         let mut power = [0u32; FFT_BINS];
-        let shift = power_spectrum(&mut buf, &mut power, 60);
+        let shift = power_spectrum(&mut buf, &mut power, 0..FFT_BINS, 60);
         let max_p = (0..FFT_BINS).map(|k| naive_power(&input, k)).fold(0.0, f64::max);
         for k in 0..FFT_BINS {
             let expect = naive_power(&input, k);

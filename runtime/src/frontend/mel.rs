@@ -184,6 +184,14 @@ impl MelQ {
         Ok(mel)
     }
 
+    /// The bins any band uses, `first..end` (empty if none).
+    pub fn used_bins(&self) -> core::ops::Range<usize> {
+        let bands = self.bands.iter().take(self.n_mels).filter(|b| b.len > 0);
+        let first = bands.clone().map(|b| b.first_bin as usize).min().unwrap_or(0);
+        let end = bands.map(|b| (b.first_bin + b.len) as usize).max().unwrap_or(0);
+        first..end.max(first)
+    }
+
     /// Weights carry this many fractional bits.
     pub fn weight_shift(&self) -> u32 {
         self.weight_shift

@@ -26,6 +26,18 @@ pub fn q16_to_f32(v: i32) -> f32 {
     v as f32 / (1u32 << LOG_MEL_FRAC_BITS) as f32
 }
 
+/// Fixed binary exponent of a mel sum beyond the FFT's per-frame shift:
+/// `mel = Σ w_q·P · 2^−(shift + 2·15 (PCM and window Q15) + weight_shift)`.
+pub fn mel_exponent_bits(mel: &MelQ) -> i32 {
+    2 * (15 + WINDOW_FRAC_BITS as i32) + mel.weight_shift() as i32
+}
+
+/// Cap on the FFT's per-frame scale exponent `a` (its shift is `2a − 30`) so
+/// that the total exponent stays within what `log` can take.
+pub fn max_scale_exp(mel: &MelQ, log: &LogQ) -> i32 {
+    (log.max_exponent() - mel_exponent_bits(mel) + 30).div_euclid(2).min(60)
+}
+
 /// The streaming front end. About 9 KB of state; allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Frontend {
@@ -35,6 +47,8 @@ pub struct Frontend {
     log: LogQ,
     /// Largest per-frame FFT scale exponent that keeps ε's term in range.
     max_scale_exp: i32,
+    /// FFT bins the filterbank uses.
+    used_bins: core::ops::Range<usize>,
     /// The current window's samples; the first `filled` are valid.
     samples: [i16; FFT_LEN],
     filled: usize,
@@ -51,16 +65,15 @@ impl Frontend {
         config.validate_fixed()?;
         let mel = MelQ::new(config)?;
         let log = LogQ::new(config.log_eps);
-        // mel = Σ w_q·P · 2^−(shift + 2·15 (PCM and window Q15) + weight_shift),
-        // with shift = 2a − 30 from the FFT: cap a so the total fits `log`.
-        let fixed_bits = 2 * (15 + WINDOW_FRAC_BITS as i32) + mel.weight_shift() as i32;
-        let max_scale_exp = (log.max_exponent() - fixed_bits + 30).div_euclid(2).min(60);
+        let max_scale_exp = max_scale_exp(&mel, &log);
+        let used_bins = mel.used_bins();
         Ok(Self {
             config: *config,
             window: HannQ15::new(config.win_length),
             mel,
             log,
             max_scale_exp,
+            used_bins,
             samples: [0; FFT_LEN],
             filled: 0,
             fft: [0.0; FFT_LEN],
@@ -116,9 +129,10 @@ impl Frontend {
         // Window: x·w exact in i32 (PCM Q15 · window Q15 = Q30 of [-1, 1) units).
         self.window.apply(&self.samples[..self.config.win_length], &mut self.fft);
         // |X|² = power · 2^−shift in Q30 units, i.e. · 2^−(shift + 60) in [-1, 1) units.
-        let shift = fft::power_spectrum(&mut self.fft, &mut self.power, self.max_scale_exp);
+        let used = self.used_bins.clone();
+        let shift = fft::power_spectrum(&mut self.fft, &mut self.power, used, self.max_scale_exp);
         self.mel.apply(&self.power, &mut self.mel_sums);
-        let s = shift + 2 * (15 + WINDOW_FRAC_BITS as i32) + self.mel.weight_shift() as i32;
+        let s = shift + mel_exponent_bits(&self.mel);
         let n = self.config.n_mels;
         for (out, &m) in self.frame[..n].iter_mut().zip(&self.mel_sums[..n]) {
             *out = self.log.ln_q16(m, s);
@@ -175,6 +189,31 @@ mod tests {
         let whole = collect(pcm.len());
         for chunk in [1, 7, 160, 399, 401] {
             assert_eq!(collect(chunk), whole, "chunk size {chunk}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Random signals cut at random points give bit-identical frames.
+        #[test]
+        fn any_chunking_gives_identical_frames(
+            pcm in proptest::collection::vec(proptest::num::i16::ANY, 400..3000),
+            cuts in proptest::collection::vec(0usize..3000, 0..20),
+        ) {
+            let config = FrontendConfig::default();
+            let mut whole = Vec::new();
+            Frontend::new(&config).unwrap().push(&pcm, |f| whole.extend_from_slice(f));
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % pcm.len()).collect();
+            cuts.sort_unstable();
+            let mut chunked = Vec::new();
+            let mut fe = Frontend::new(&config).unwrap();
+            let mut start = 0;
+            for cut in cuts.into_iter().chain([pcm.len()]) {
+                fe.push(&pcm[start..cut.max(start)], |f| chunked.extend_from_slice(f));
+                start = cut.max(start);
+            }
+            proptest::prop_assert_eq!(whole.len(), config.n_frames(pcm.len()) * 80);
+            proptest::prop_assert_eq!(chunked, whole);
         }
     }
 }

@@ -48,6 +48,9 @@ pub fn decode(path: &Path) -> Result<Decoded, AudioError> {
 
 fn decode_wav(path: &Path) -> Result<Decoded, AudioError> {
     let corrupt = |e: hound::Error| match e {
+        hound::Error::IoError(source) if source.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::Corrupt { path: path.to_owned(), reason: "the file ends before its data does".into() }
+        }
         hound::Error::IoError(source) => AudioError::Io { path: path.to_owned(), source },
         hound::Error::Unsupported => AudioError::Unsupported {
             path: path.to_owned(),

