@@ -254,20 +254,19 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
         y: UNBOUND_OUTPUT,
     };
     let out_shape = Shape::new(&[1, geo.out_chw[0], geo.out_chw[1], geo.out_chw[2]])?;
-    finish(l, node, qop, 9, out_shape, x, |y| {
+    finish(l, node, qop, out_shape, x, |y| {
         step.y = y;
         Step::Conv(step)
     })
 }
 
 /// Emits the step; QOperator ops get their output tensor now (from the
-/// `y_scale`, `y_zp` inputs at `qop_inputs − 3`, `− 2`), QDQ ops stay pending
-/// until their `QuantizeLinear`.
+/// `y_scale`, `y_zp` inputs 6 and 7 of both `QLinearConv` and
+/// `QLinearMatMul`), QDQ ops stay pending until their `QuantizeLinear`.
 fn finish<'a>(
     l: &mut Lower<'a>,
     node: &Node<'a>,
     qop: bool,
-    qop_inputs: usize,
     out_shape: Shape,
     x: Tid,
     make: impl FnOnce(Output) -> Step<'a>,
@@ -277,8 +276,8 @@ fn finish<'a>(
     if qop {
         let yq = scalar_quant(
             l,
-            &l.const_input(node, qop_inputs - 3)?,
-            l.opt_const_input(node, qop_inputs - 2)?.as_ref(),
+            &l.const_input(node, 6)?,
+            l.opt_const_input(node, 7)?.as_ref(),
         )?;
         let t = l.new_tensor(out_shape.numel(), at)?;
         l.push_step(make(Output {
@@ -385,7 +384,7 @@ pub(crate) fn matmul<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error
         mkn: [m, k, n],
         y: UNBOUND_OUTPUT,
     };
-    finish(l, node, qop, 8, out_shape, a, |y| {
+    finish(l, node, qop, out_shape, a, |y| {
         step.y = y;
         Step::MatMul(step)
     })
@@ -437,7 +436,7 @@ pub(crate) fn pool<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
         count_include_pad,
         y: UNBOUND_OUTPUT,
     };
-    finish(l, node, false, 0, out_shape, t, |y| {
+    finish(l, node, false, out_shape, t, |y| {
         step.y = y;
         Step::Pool(step)
     })

@@ -236,12 +236,14 @@ fn dequantize<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
         }
         Sym::Const(c) => {
             check_scales(l, &scale)?;
+            // `axis` only matters for per-axis scales (ONNX ignores it otherwise).
             let rank = c.shape.rank() as i64;
             let axis = if axis < 0 { axis + rank } else { axis };
-            let axis = usize::try_from(axis)
-                .ok()
-                .filter(|&a| a < c.shape.rank().max(1));
-            let axis = axis.ok_or_else(|| l.err("axis out of range"))?;
+            let axis = match usize::try_from(axis).ok().filter(|&a| a < c.shape.rank()) {
+                Some(a) => a,
+                None if scale.len() == 1 => 0,
+                None => return Err(l.err("axis out of range")),
+            };
             if !matches!(c.data.dtype, DataType::Int8 | DataType::Int32) {
                 return Err(l.err("dequantised constants must be int8 or int32"));
             }
