@@ -3,6 +3,8 @@
 //! reference kernels under [`kernels`].
 
 mod arena;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod interpreter;
 pub mod kernels;
 pub mod ops;

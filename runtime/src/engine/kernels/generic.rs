@@ -37,11 +37,8 @@ pub fn bias_acc(bias: &Bias<'_>, m: usize, acc_scale: f32) -> i32 {
             scale,
             zero_point,
         } => {
-            let idx = |len_one: bool| if len_one { 0 } else { m };
-            let s = scale
-                .f32_at(m)
-                .or_else(|| scale.f32_at(idx(true)))
-                .unwrap_or(0.0);
+            // Scales and zero points hold 1 or one-per-channel entries.
+            let s = scale.f32_at(m).or_else(|| scale.f32_at(0)).unwrap_or(0.0);
             let z = zero_point
                 .and_then(|z| z.int_at(m).or_else(|| z.int_at(0)))
                 .unwrap_or(0);
