@@ -67,4 +67,18 @@ pub enum Error {
         /// Length of the slice given.
         given: usize,
     },
+    /// A `metadata_props` entry the runtime needs is missing or malformed.
+    #[error("model metadata `{key}`: {reason}")]
+    Metadata {
+        /// The metadata key.
+        key: &'static str,
+        /// What is wrong and what is expected.
+        reason: &'static str,
+    },
+    /// The model's input or output does not fit the streaming tagger.
+    #[error("model does not fit the tagger: {reason}")]
+    TaggerModel {
+        /// What is expected.
+        reason: &'static str,
+    },
 }

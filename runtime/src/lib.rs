@@ -29,8 +29,11 @@ pub mod engine;
 pub mod error;
 pub mod fixed;
 pub mod frontend;
+pub mod metadata;
 pub mod model;
+pub mod tagger;
 
 pub use engine::{Engine, Interpreter};
 pub use error::Error;
 pub use model::Model;
+pub use tagger::{Event, Tagger, TaggerConfig};

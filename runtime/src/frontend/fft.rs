@@ -32,17 +32,20 @@ pub fn power_spectrum(
 ) -> i32 {
     let spectrum = microfft::real::rfft_512(buf);
     // microfft packs the real Nyquist bin into the imaginary part of bin 0.
-    let component = |k: usize| -> (f32, f32) {
-        match k {
-            0 => (spectrum[0].re, 0.0),
-            k if k == FFT_BINS - 1 => (spectrum[0].im, 0.0),
-            k => spectrum.get(k).map_or((0.0, 0.0), |c| (c.re, c.im)),
-        }
-    };
-    let max_abs = used.clone().map(component).flat_map(|(re, im)| [re.abs(), im.abs()]).fold(0.0f32, f32::max);
+    let nyquist = spectrum[0].im;
+    spectrum[0].im = 0.0;
+    let half = used.start.min(FFT_LEN / 2)..used.end.min(FFT_LEN / 2);
+    let with_nyquist = used.end == FFT_BINS;
+    // |v| compared as bits: monotonic for finite floats, and no call to
+    // `fmaxf` (Cortex-M4's FPU has no max instruction).
+    let abs_bits = |v: f32| v.to_bits() & 0x7fff_ffff;
+    let mut max_bits = spectrum[half.clone()].iter().fold(0, |m, c| m.max(abs_bits(c.re)).max(abs_bits(c.im)));
+    if with_nyquist {
+        max_bits = max_bits.max(abs_bits(nyquist));
+    }
     // a = COMPONENT_BITS − 1 − floor(log2(max_abs)), read from the f32 exponent.
-    let exponent = ((max_abs.to_bits() >> 23) & 0xff) as i32 - 127;
-    let a = if max_abs == 0.0 {
+    let exponent = (max_bits >> 23) as i32 - 127;
+    let a = if max_bits == 0 {
         max_scale_exp
     } else {
         (COMPONENT_BITS - 1 - exponent).min(max_scale_exp)
@@ -51,13 +54,17 @@ pub fn power_spectrum(
     let scale = f32::from_bits(((a + 127) as u32) << 23);
     // |v·2^a| < 2^30: the f32 → i32 conversion is exact truncation (one VCVT
     // on the M4F; going through i64 would call a soft-float routine).
-    let to_int = |v: f32| (v * scale) as i32 as i64;
-    power.fill(0);
-    for k in used {
-        let (re, im) = component(k);
-        let (re, im) = (to_int(re), to_int(im));
+    let square = |re: f32, im: f32| {
+        let (re, im) = ((re * scale) as i32 as i64, (im * scale) as i32 as i64);
         let p = (re * re + im * im) as u64;
-        power[k] = ((p + (1 << (POWER_DROP_BITS - 1))) >> POWER_DROP_BITS) as u32;
+        ((p + (1 << (POWER_DROP_BITS - 1))) >> POWER_DROP_BITS) as u32
+    };
+    power.fill(0);
+    for (p, c) in power[half.clone()].iter_mut().zip(&spectrum[half]) {
+        *p = square(c.re, c.im);
+    }
+    if with_nyquist {
+        power[FFT_BINS - 1] = square(nyquist, 0.0);
     }
     // |X|² = (|X|·2^a)² · 2^−2a = power · 2^(POWER_DROP_BITS − 2a)
     2 * a - POWER_DROP_BITS as i32

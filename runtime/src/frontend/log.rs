@@ -100,18 +100,42 @@ impl LogQ {
     /// `ln(M · 2^−s + ε)` in Q16 ([`LOG_MEL_FRAC_BITS`]). Requires
     /// `s ≤ max_exponent()` (the caller caps its scale to ensure it).
     pub fn ln_q16(&self, m: u64, s: i32) -> i32 {
+        self.at_exponent(s).ln_q16(m)
+    }
+
+    /// The log at one binary exponent `s` (one frame's mel sums share it):
+    /// `ε · 2^s` is computed once.
+    pub fn at_exponent(&self, s: i32) -> LogAt {
         let e = self.eps_exponent + s;
         let eps_term = if e >= 0 {
             // Saturates (instead of overflowing) if the caller broke the cap.
-            self.eps_mantissa.checked_shl(e as u32).filter(|t| t >> e == self.eps_mantissa).unwrap_or(1 << EPS_TERM_BITS)
+            self.eps_mantissa
+                .checked_shl(e as u32)
+                .filter(|t| t >> e == self.eps_mantissa)
+                .unwrap_or(1 << EPS_TERM_BITS)
         } else if e > -64 {
             let d = (-e) as u32;
             (self.eps_mantissa + (1u64 << (d - 1))) >> d
         } else {
             0
         };
-        let v = m.saturating_add(eps_term).max(1);
-        let log2 = log2_q16(v) - ((s as i64) << LOG_MEL_FRAC_BITS);
+        LogAt { eps_term, s_q16: (s as i64) << LOG_MEL_FRAC_BITS }
+    }
+}
+
+/// [`LogQ`] at one exponent: `ln(M · 2^−s + ε) = ln(M + ε·2^s) − s·ln 2`.
+#[derive(Debug, Clone, Copy)]
+pub struct LogAt {
+    eps_term: u64,
+    s_q16: i64,
+}
+
+impl LogAt {
+    /// `ln(M · 2^−s + ε)` in Q16.
+    #[inline]
+    pub fn ln_q16(&self, m: u64) -> i32 {
+        let v = m.saturating_add(self.eps_term).max(1);
+        let log2 = log2_q16(v) - self.s_q16;
         ((log2 * LN2_Q32 + (1 << 31)) >> 32) as i32
     }
 }

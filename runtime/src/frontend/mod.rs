@@ -134,8 +134,9 @@ impl Frontend {
         self.mel.apply(&self.power, &mut self.mel_sums);
         let s = shift + mel_exponent_bits(&self.mel);
         let n = self.config.n_mels;
+        let log = self.log.at_exponent(s);
         for (out, &m) in self.frame[..n].iter_mut().zip(&self.mel_sums[..n]) {
-            *out = self.log.ln_q16(m, s);
+            *out = log.ln_q16(m);
         }
     }
 }

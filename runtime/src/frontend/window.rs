@@ -36,10 +36,11 @@ impl HannQ15 {
     /// the conversion rounds to nearest, identically on every IEEE target).
     /// Samples beyond `pcm` (and beyond the window) are zero.
     pub fn apply(&self, pcm: &[i16], out: &mut [f32; FFT_LEN]) {
-        for (i, o) in out.iter_mut().enumerate() {
-            let x = pcm.get(i).copied().unwrap_or(0) as i32;
-            *o = (x * self.coeffs[i] as i32) as f32;
+        let n = pcm.len().min(FFT_LEN);
+        for ((o, &x), &w) in out.iter_mut().zip(pcm).zip(&self.coeffs) {
+            *o = (x as i32 * w as i32) as f32;
         }
+        out[n..].fill(0.0);
     }
 }
 

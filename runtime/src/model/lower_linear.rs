@@ -145,7 +145,9 @@ fn geometry(
     let mut out = [0usize; 2];
     for i in 0..2 {
         let (size, k, s, d) = ([h, w][i], kernel[i], stride[i], dilation[i]);
-        let span = d * (k - 1) + 1;
+        // Attributes are ≤ 2^16 and sizes ≤ 2^24: saturate so that 32-bit
+        // targets cannot overflow (a saturated span is rejected below).
+        let span = d.saturating_mul(k - 1).saturating_add(1);
         match auto {
             b"NOTSET" => {}
             b"VALID" => {
@@ -154,7 +156,7 @@ fn geometry(
             }
             b"SAME_UPPER" | b"SAME_LOWER" => {
                 let o = size.div_ceil(s);
-                let total = ((o - 1) * s + span).saturating_sub(size);
+                let total = (o.saturating_sub(1).saturating_mul(s).saturating_add(span)).saturating_sub(size);
                 let small = total / 2;
                 let (begin, end) = if auto == b"SAME_UPPER" {
                     (small, total - small)
@@ -166,7 +168,7 @@ fn geometry(
             }
             _ => return Err(l.err("unknown auto_pad")),
         }
-        let padded = size + pads[i] + pads[i + 2];
+        let padded = size.saturating_add(pads[i]).saturating_add(pads[i + 2]);
         if padded < span {
             return Err(l.err("kernel larger than the padded input"));
         }

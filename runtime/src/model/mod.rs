@@ -4,6 +4,39 @@
 //!
 //! [`Model::parse`] does all of it once; nothing is copied out of the file
 //! (weights stay `&[u8]` into it) and nothing is allocated.
+//!
+//! # Supported subset (standard ONNX domain, opsets 10–23)
+//!
+//! * One float graph input (static shape; a symbolic batch reads as 1) whose
+//!   only consumer is a `QuantizeLinear` to int8, and one float output.
+//! * QOperator: `QLinearConv` (2-D, regular/grouped/depthwise, strides,
+//!   pads, `auto_pad`, dilations; per-tensor or per-channel int8 weights,
+//!   int32 bias), `QLinearMatMul` (constant 2-D `B`, per-tensor or per-column).
+//! * QDQ: `DequantizeLinear → Conv | MatMul | Gemm (constant, dequantised
+//!   weights and bias) → [Relu | Clip] → QuantizeLinear`.
+//! * Between a `DequantizeLinear` and the next `QuantizeLinear`, in float:
+//!   `Relu`, `Clip`, `Reshape`, `Flatten`, `Identity`, `Add` (two dequantised
+//!   tensors, or one and a constant), `AveragePool`, `GlobalAveragePool`; run
+//!   as fused int8 steps whose results equal the float graph's (see each op).
+//! * After the last `DequantizeLinear`: `Add` of a constant, `Relu`,
+//!   `Sigmoid`, `Softmax` (last axis), shape-only ops.
+//! * Activations are int8 with per-tensor scale and zero point; uint8 is
+//!   rejected. Initialisers come from `raw_data` (weights must), `float_data`,
+//!   or, for at most 64 elements, `int32_data`/`int64_data`.
+//!
+//! Fixed capacities: [`MAX_STEPS`] steps, [`MAX_TENSORS`] arena tensors, rank ≤ 4,
+//! ≤ 2^24 elements per tensor.
+//!
+//! # Rounding
+//!
+//! Requantisation of `QLinearConv`/`QLinearMatMul` accumulators rounds
+//! `acc · (w_scale · x_scale / y_scale)` (f32 scale, exact product) half to
+//! even, as tract does ([`crate::fixed::RoundingScaler`]); ONNX leaves this
+//! rounding to the implementation (onnxruntime and TFLite round half away
+//! from zero after a fixed-point multiply, so they can differ by one at ties).
+//! `QuantizeLinear` rounds half to even (ONNX) of `x · (1/scale)` (tract; ONNX
+//! writes `x / scale`). Pooling and QDQ graphs are run in integers where the
+//! float graph rounds in f32: equal except on f32 rounding ties.
 
 mod lower_linear;
 mod lower_ops;
@@ -93,8 +126,8 @@ pub struct Model<'a> {
 }
 
 impl<'a> Model<'a> {
-    /// Parses, validates and plans an ONNX model (see the crate docs for the
-    /// supported subset). Any malformed or unsupported input is an [`Error`].
+    /// Parses, validates and plans an ONNX model (see the [module docs](self)
+    /// for the supported subset). Any malformed or unsupported input is an [`Error`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let proto = onnx::ModelProto::parse(bytes)?;
         let mut lowered = validate::lower(&proto)?;

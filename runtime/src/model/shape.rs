@@ -26,7 +26,8 @@ fn giant() -> Error {
 }
 
 impl Shape {
-    /// A shape from dimensions; errors on rank > 4 or more than [`MAX_NUMEL`] elements.
+    /// A shape from dimensions; errors on rank > 4, a zero dimension, or more
+    /// than [`MAX_NUMEL`] elements.
     pub fn new(dims: &[usize]) -> Result<Self, Error> {
         if dims.len() > MAX_RANK {
             return Err(Error::InvalidModel {
@@ -39,6 +40,9 @@ impl Shape {
         };
         let mut n = 1usize;
         for (d, &v) in s.dims.iter_mut().zip(dims) {
+            if v == 0 {
+                return Err(Error::InvalidModel { reason: "zero-sized tensor dimension" });
+            }
             *d = v;
             n = n
                 .checked_mul(v)

@@ -67,24 +67,37 @@ pub fn conv_window(
     let [_, h, w] = geo.in_chw;
     let [kh, kw] = geo.kernel;
     let cpg = geo.in_chw[0] / geo.group.max(1);
+    let (sy, sx) = (geo.stride[0], geo.stride[1]);
+    let (dy, dx) = (geo.dilation[0], geo.dilation[1]);
+    // Columns of the window, and whether all of them are inside the row
+    // (then the row is one contiguous slice when undilated).
+    let ix0 = (ox * sx).wrapping_sub(geo.pads[1]);
+    let inside = ox * sx >= geo.pads[1] && ix0 + (kw - 1) * dx < w;
     let mut acc = 0i32;
     for ci in 0..cpg {
         let plane = (c0 + ci) * h * w;
         for ky in 0..kh {
-            let iy = (oy * geo.stride[0] + ky * geo.dilation[0]).wrapping_sub(geo.pads[0]);
+            let iy = (oy * sy + ky * dy).wrapping_sub(geo.pads[0]);
             if iy >= h {
                 continue; // also catches "negative" (wrapped) rows
             }
-            let row = plane + iy * w;
-            let wrow = (ci * kh + ky) * kw;
-            for kx in 0..kw {
-                let ix = (ox * geo.stride[1] + kx * geo.dilation[1]).wrapping_sub(geo.pads[1]);
-                if ix >= w {
-                    continue;
+            let xrow = x.get(plane + iy * w..plane + iy * w + w).unwrap_or(&[]);
+            let wstart = (ci * kh + ky) * kw;
+            let wrow = w_m.get(wstart..wstart + kw).unwrap_or(&[]);
+            if inside && dx == 1 {
+                let xs = xrow.get(ix0..ix0 + kw).unwrap_or(&[]);
+                for (&xv, &wv) in xs.iter().zip(wrow) {
+                    let t = (i32::from(xv as i8) - x_zp).wrapping_mul(i32::from(wv as i8) - w_zp);
+                    acc = acc.wrapping_add(t);
                 }
-                let xv = i32::from(x.get(row + ix).copied().unwrap_or(0) as i8) - x_zp;
-                let wv = i32::from(w_m.get(wrow + kx).copied().unwrap_or(0) as i8) - w_zp;
-                acc = acc.wrapping_add(xv.wrapping_mul(wv));
+                continue;
+            }
+            for (kx, &wv) in wrow.iter().enumerate() {
+                let ix = (ox * sx + kx * dx).wrapping_sub(geo.pads[1]);
+                if let Some(&xv) = xrow.get(ix) {
+                    let t = (i32::from(xv as i8) - x_zp).wrapping_mul(i32::from(wv as i8) - w_zp);
+                    acc = acc.wrapping_add(t);
+                }
             }
         }
     }

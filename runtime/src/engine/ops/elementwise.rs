@@ -44,29 +44,92 @@ fn clamp(v: f32, c: (f32, f32)) -> f32 {
     if v > c.1 { c.1 } else { v }
 }
 
-#[inline]
-fn operand_value(op: &Operand<'_>, out: &Shape, i: usize, src: &impl TensorSource) -> f32 {
-    match op {
-        Operand::Tensor {
-            tensor,
-            shape,
-            quant,
-            clamp: c,
-        } => {
-            let q = src
-                .tensor(*tensor)
-                .and_then(|t| t.get(broadcast_index(out, shape, i)))
-                .copied()
-                .unwrap_or(0);
-            clamp(dequantize(q as i8, *quant), *c)
+/// An operand with its tensor bytes looked up once per step.
+#[derive(Clone, Copy)]
+enum View<'s, 'a> {
+    Tensor {
+        data: &'s [u8],
+        shape: Shape,
+        quant: Quant,
+        clamp: (f32, f32),
+    },
+    Const(&'s Operand<'a>),
+}
+
+impl<'s, 'a> View<'s, 'a> {
+    fn new(op: &'s Operand<'a>, src: &'s impl TensorSource) -> Self {
+        match op {
+            Operand::Tensor {
+                tensor,
+                shape,
+                quant,
+                clamp,
+            } => View::Tensor {
+                data: src.tensor(*tensor).unwrap_or(&[]),
+                shape: *shape,
+                quant: *quant,
+                clamp: *clamp,
+            },
+            Operand::Const { .. } => View::Const(op),
         }
-        Operand::Const { data, shape, quant } => {
-            let j = broadcast_index(out, shape, i);
-            match quant {
-                None => data.f32_at(j).unwrap_or(0.0),
-                Some((s, z)) => (data.int_at(j).unwrap_or(0) as i32).wrapping_sub(*z) as f32 * s,
+    }
+
+    #[inline]
+    fn value(&self, out: &Shape, i: usize) -> f32 {
+        match self {
+            View::Tensor {
+                data,
+                shape,
+                quant,
+                clamp: c,
+            } => {
+                let q = data
+                    .get(broadcast_index(out, shape, i))
+                    .copied()
+                    .unwrap_or(0);
+                clamp(dequantize(q as i8, *quant), *c)
             }
+            View::Const(Operand::Const { data, shape, quant }) => {
+                let j = broadcast_index(out, shape, i);
+                match quant {
+                    None => data.f32_at(j).unwrap_or(0.0),
+                    Some((s, z)) => {
+                        (data.int_at(j).unwrap_or(0) as i32).wrapping_sub(*z) as f32 * s
+                    }
+                }
+            }
+            View::Const(_) => 0.0,
         }
+    }
+}
+
+/// An expression bound to the arena for one evaluation pass.
+pub struct Bound<'s, 'a> {
+    expr: &'s Elementwise<'a>,
+    a: View<'s, 'a>,
+    b: Option<View<'s, 'a>>,
+}
+
+impl<'s, 'a> Bound<'s, 'a> {
+    /// Looks up the operands' tensors in `src`.
+    pub fn new(expr: &'s Elementwise<'a>, src: &'s impl TensorSource) -> Self {
+        Self {
+            expr,
+            a: View::new(&expr.a, src),
+            b: expr.b.as_ref().map(|b| View::new(b, src)),
+        }
+    }
+
+    /// Element `i` of the expression: `clamp(a [+ b])` in f32.
+    #[inline]
+    pub fn eval(&self, i: usize) -> f32 {
+        let shape = &self.expr.shape;
+        let a = self.a.value(shape, i);
+        let v = match &self.b {
+            Some(b) => a + b.value(shape, i),
+            None => a,
+        };
+        clamp(v, self.expr.clamp)
     }
 }
 
@@ -76,23 +139,13 @@ pub fn dequantize(q: i8, quant: Quant) -> f32 {
     (i32::from(q) - i32::from(quant.zero_point)) as f32 * quant.scale
 }
 
-/// Element `i` of the expression.
-#[inline]
-pub fn eval(e: &Elementwise<'_>, i: usize, src: &impl TensorSource) -> f32 {
-    let a = operand_value(&e.a, &e.shape, i, src);
-    let v = match &e.b {
-        Some(b) => a + operand_value(b, &e.shape, i, src),
-        None => a,
-    };
-    clamp(v, e.clamp)
-}
-
 /// Runs `step` into `y`.
 pub fn run(step: &ElementwiseStep<'_>, src: &impl TensorSource, y: &mut [u8]) {
     let inv = 1.0 / step.y_quant.scale;
     let zp = i32::from(step.y_quant.zero_point);
+    let bound = Bound::new(&step.expr, src);
     for (i, out) in y.iter_mut().enumerate() {
-        *out = quantize_f32(eval(&step.expr, i, src), inv, zp) as u8;
+        *out = quantize_f32(bound.eval(i), inv, zp) as u8;
     }
 }
 

@@ -1,13 +1,14 @@
 //! The float output: the last element-wise expression (dequantisation,
 //! optional bias `Add`), then the float tail (`Sigmoid`, `Softmax`, `Relu`).
 
-use super::elementwise::{TensorSource, eval};
+use super::elementwise::{Bound, TensorSource};
 use crate::model::{OutputSpec, TailOp};
 
 /// Writes the output expression and applies the tail in place.
 pub fn run(spec: &OutputSpec<'_>, src: &impl TensorSource, out: &mut [f32]) {
+    let bound = Bound::new(&spec.expr, src);
     for (i, o) in out.iter_mut().enumerate() {
-        *o = eval(&spec.expr, i, src);
+        *o = bound.eval(i);
     }
     for op in &spec.tail {
         match *op {
