@@ -128,8 +128,9 @@ fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
         t[3] += ticks(|| mel.apply(&power, &mut sums)).0;
         let s = shift + fixed_bits;
         t[4] += ticks(|| {
+            let log = log.at_exponent(black_box(s));
             for &m in black_box(&sums).iter().take(n_mels) {
-                black_box(log.ln_q16(m, black_box(s)));
+                black_box(log.ln_q16(m));
             }
         })
         .0;
