@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod ema;
 pub mod encoder;
+pub mod export;
 pub mod heads;
 pub mod init;
 pub mod loss;
