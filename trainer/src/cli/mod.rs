@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, each a thin layer over the library.
 
 mod embed;
+mod infer;
 mod mel;
 mod pretrain;
 
@@ -20,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Compute the log-mel features of one audio file and write them as .npy `[frames, mels]`.
     Mel(mel::Args),
+    /// Run an int8 .onnx model on float .npy input with the runtime or tract; write .npy output.
+    Infer(infer::Args),
     /// MATPAC self-supervised pretraining on a folder of unlabelled audio.
     Pretrain(pretrain::Args),
     /// Clip embeddings of a pretrained encoder, one row per clip, as .npy.
@@ -30,6 +33,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Mel(args) => mel::run(args),
+        Command::Infer(args) => infer::run(args),
         Command::Pretrain(args) => pretrain::run(args),
         Command::Embed(args) => embed::run(args),
     }
