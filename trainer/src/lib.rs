@@ -10,4 +10,5 @@ pub mod cli;
 pub mod frontend;
 pub mod io;
 pub mod data;
+pub mod edge;
 pub mod matpac;

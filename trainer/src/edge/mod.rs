@@ -1,0 +1,16 @@
+//! The edge model: the DS-CNN [`student`], its post-training int8
+//! [`quantize`]-ation and the QOperator ONNX [`onnx_export`] the runtime and
+//! tract read.
+//!
+//! ```text
+//! fixed-point log-mel windows (features) ─► Student (Burn, f32) ─► FloatNet (BatchNorm folded)
+//!   ─► QuantModel (int8 weights, int32 bias, calibrated activations) ─► model.onnx (+ metadata)
+//! ```
+
+pub mod checkpoint;
+pub mod features;
+pub mod onnx_export;
+pub mod onnx_proto;
+pub mod quantize;
+pub mod student;
+pub mod tagger_head;
