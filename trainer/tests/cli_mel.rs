@@ -88,6 +88,20 @@ fn flac_and_fixed_point_paths_work() {
 }
 
 #[test]
+fn ogg_vorbis_stereo_at_22k_is_decoded_mixed_and_resampled() {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/piano_22k_stereo.ogg");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("clip.ogg");
+    std::fs::copy(&fixture, &copy).unwrap();
+    let (shape, data) = mel_of(&copy, false);
+    // 1 s at 16 kHz after resampling: 1 + (16000 − 400) / 160 = 98 frames.
+    assert_eq!(shape, vec![98, 80]);
+    // A piano note: energy well above the ε floor (ln ε = −15.9) somewhere.
+    let max = data.iter().cloned().fold(f32::MIN, f32::max);
+    assert!(max > -5.0, "max log-mel {max}");
+}
+
+#[test]
 fn bad_inputs_fail_with_one_line_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.wav");

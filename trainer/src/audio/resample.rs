@@ -25,8 +25,12 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String>
         let need = resampler.input_frames_next();
         let chunk = samples.get(pos..(pos + need).min(samples.len())).unwrap_or(&[]);
         pos += need;
+        // rubato reads an empty channel slice as "inactive", so the flush
+        // after the input runs out passes no input at all.
         let produced = if chunk.len() == need {
             resampler.process(&[chunk], None)
+        } else if chunk.is_empty() {
+            resampler.process_partial(None::<&[&[f32]]>, None)
         } else {
             resampler.process_partial(Some(&[chunk]), None)
         }
@@ -53,6 +57,16 @@ mod tests {
         // reproduced to within 1e-3 (the sinc/FFT filter's passband ripple).
         let err = out[500..15_500].iter().zip(&expect[500..15_500]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(err < 1e-3, "max error {err}");
+    }
+
+    #[test]
+    fn every_length_comes_out_whole() {
+        // Lengths that end exactly on a chunk boundary need a flush with no input.
+        for n in [1, 1023, 1024, 2048, 4410, 44_100] {
+            let x = vec![0.25f32; n];
+            let out = resample(&x, 22_050, 16_000).unwrap();
+            assert_eq!(out.len(), (n * 16_000).div_ceil(22_050), "n = {n}");
+        }
     }
 
     #[test]
