@@ -4,6 +4,7 @@ mod embed;
 mod infer;
 mod mel;
 mod pretrain;
+mod tag;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ pub enum Command {
     Mel(mel::Args),
     /// Run an int8 .onnx model on float .npy input with the runtime or tract; write .npy output.
     Infer(infer::Args),
+    /// Tag audio files with an exported model, using the runtime's streaming tagger.
+    Tag(tag::Args),
     /// MATPAC self-supervised pretraining on a folder of unlabelled audio.
     Pretrain(pretrain::Args),
     /// Clip embeddings of a pretrained encoder, one row per clip, as .npy.
@@ -34,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Mel(args) => mel::run(args),
         Command::Infer(args) => infer::run(args),
+        Command::Tag(args) => tag::run(args),
         Command::Pretrain(args) => pretrain::run(args),
         Command::Embed(args) => embed::run(args),
     }
