@@ -104,6 +104,70 @@ pub fn conv_window(
     acc
 }
 
+/// Output columns accumulated together by [`conv_row`] (a stack buffer).
+pub const ROW_CHUNK: usize = 64;
+
+/// Accumulates, for output row `oy` and columns `ox0 .. ox0 + acc.len()`,
+/// `Σ (x − x_zp)(w − w_zp)` over the window of output channel `m`'s weights
+/// `w_m` and input channels `c0 ..` into `acc` (which holds the bias). Loop
+/// order weight-outer, column-inner: the inner loop is a contiguous
+/// multiply-add over the input row whenever stride is 1 and the columns are
+/// inside the row. Exactly [`conv_window`] for each column.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_row(
+    x: &[u8],
+    x_zp: i32,
+    w_m: &[u8],
+    w_zp: i32,
+    geo: &ConvGeometry,
+    c0: usize,
+    oy: usize,
+    ox0: usize,
+    acc: &mut [i32],
+) {
+    let [_, h, w] = geo.in_chw;
+    let [kh, kw] = geo.kernel;
+    let cpg = geo.in_chw[0] / geo.group.max(1);
+    let (sy, sx) = (geo.stride[0], geo.stride[1]);
+    let (dy, dx) = (geo.dilation[0], geo.dilation[1]);
+    let n = acc.len();
+    for ci in 0..cpg {
+        let plane = (c0 + ci) * h * w;
+        for ky in 0..kh {
+            let iy = (oy * sy + ky * dy).wrapping_sub(geo.pads[0]);
+            if iy >= h {
+                continue; // also catches "negative" (wrapped) rows
+            }
+            let xrow = x.get(plane + iy * w..plane + iy * w + w).unwrap_or(&[]);
+            let wstart = (ci * kh + ky) * kw;
+            let wrow = w_m.get(wstart..wstart + kw).unwrap_or(&[]);
+            for (kx, &wv) in wrow.iter().enumerate() {
+                let wv = i32::from(wv as i8) - w_zp;
+                if wv == 0 {
+                    continue;
+                }
+                // Input column of output column ox0 + j: (ox0 + j)·sx + kx·dx − pad.
+                let first = ox0 * sx + kx * dx;
+                let contiguous = sx == 1 && first >= geo.pads[1] && first - geo.pads[1] + n <= w;
+                if contiguous {
+                    let start = first - geo.pads[1];
+                    let xs = xrow.get(start..start + n).unwrap_or(&[]);
+                    for (a, &xv) in acc.iter_mut().zip(xs) {
+                        *a = a.wrapping_add((i32::from(xv as i8) - x_zp).wrapping_mul(wv));
+                    }
+                } else {
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        let ix = (first + j * sx).wrapping_sub(geo.pads[1]);
+                        if let Some(&xv) = xrow.get(ix) {
+                            *a = a.wrapping_add((i32::from(xv as i8) - x_zp).wrapping_mul(wv));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `Σ_k (a[k] − a_zp)(b[k·stride] − b_zp)` over `k` terms.
 #[inline]
 pub fn dot_strided(
@@ -151,5 +215,52 @@ mod tests {
         let b = [2u8, 9, 3, 9, 0xfe, 9];
         // (1−1)(2−0) + (−1−1)(3−0) + (5−1)(−2−0) = 0 − 6 − 8
         assert_eq!(dot_strided(&a, 1, &b, 0, 2, 0), -14);
+    }
+
+    #[test]
+    fn conv_row_equals_conv_window_on_random_geometry() {
+        let mut seed = 0x1234_5678u32;
+        let mut rnd = |m: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed % m) as usize
+        };
+        for _ in 0..300 {
+            let (c, h, w) = (1 + rnd(3), 1 + rnd(6), 1 + rnd(70));
+            let (k, s, d, p) = (1 + rnd(3), 1 + rnd(2), 1 + rnd(2), rnd(2));
+            let span = d * (k - 1) + 1;
+            if h + 2 * p < span || w + 2 * p < span {
+                continue;
+            }
+            let out = [1, (h + 2 * p - span) / s + 1, (w + 2 * p - span) / s + 1];
+            let geo = ConvGeometry {
+                in_chw: [c, h, w],
+                out_chw: out,
+                kernel: [k, k],
+                stride: [s, s],
+                dilation: [d, d],
+                pads: [p; 4],
+                group: 1,
+            };
+            let x: Vec<u8> = (0..c * h * w).map(|_| rnd(256) as u8).collect();
+            let wm: Vec<u8> = (0..c * k * k).map(|_| rnd(256) as u8).collect();
+            let (xz, wz) = (rnd(20) as i32 - 10, rnd(4) as i32 - 2);
+            for oy in 0..out[1] {
+                for ox0 in (0..out[2]).step_by(ROW_CHUNK) {
+                    let n = ROW_CHUNK.min(out[2] - ox0);
+                    let mut acc = vec![7; n];
+                    conv_row(&x, xz, &wm, wz, &geo, 0, oy, ox0, &mut acc);
+                    for (j, a) in acc.iter().enumerate() {
+                        assert_eq!(
+                            *a,
+                            7 + conv_window(&x, xz, &wm, wz, &geo, 0, oy, ox0 + j),
+                            "{geo:?} {oy} {}",
+                            ox0 + j
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Quantised 2-D convolution (regular, grouped and depthwise), NCHW.
 
-use crate::engine::kernels::generic::{bias_acc, channel_scaler, conv_window, requantize};
+use crate::engine::kernels::generic::{ROW_CHUNK, bias_acc, channel_scaler, conv_row, requantize};
 use crate::model::program::ConvStep;
 
 /// Runs `step`: `x` is `[C, H, W]` int8, `y` is `[M, OH, OW]` int8.
@@ -20,10 +20,19 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
         let w_m = step.w.get(m * w_len..(m + 1) * w_len).unwrap_or(&[]);
         let c0 = (m / mpg) * cpg;
         for oy in 0..oh {
-            for ox in 0..ow {
-                let acc = conv_window(x, x_zp, w_m, w_zp, geo, c0, oy, ox).wrapping_add(bias);
-                if let Some(out) = y.get_mut((m * oh + oy) * ow + ox) {
-                    *out = requantize(acc, scaler, &step.y);
+            for ox0 in (0..ow).step_by(ROW_CHUNK) {
+                let n = ROW_CHUNK.min(ow - ox0);
+                let mut acc = [bias; ROW_CHUNK];
+                let acc = &mut acc[..n];
+                conv_row(x, x_zp, w_m, w_zp, geo, c0, oy, ox0, acc);
+                let start = (m * oh + oy) * ow + ox0;
+                for (out, &a) in y
+                    .get_mut(start..start + n)
+                    .unwrap_or(&mut [])
+                    .iter_mut()
+                    .zip(acc.iter())
+                {
+                    *out = requantize(a, scaler, &step.y);
                 }
             }
         }
