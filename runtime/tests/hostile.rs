@@ -246,6 +246,20 @@ fn unsupported_ops_and_types_are_named() {
     assert!(Model::parse(&[]).is_err());
 }
 
+/// The parsed program lives in RAM on the device: keep an eye on its size.
+#[test]
+fn model_struct_size() {
+    let n = std::mem::size_of::<Model<'static>>();
+    println!(
+        "size_of::<Model>() = {n} bytes on this target, Step = {}",
+        std::mem::size_of::<matpac_runtime::model::Step<'static>>()
+    );
+    // Budget: the parsed program may take at most 16 KiB of the device's 64 KiB
+    // of RAM (the arena takes ≤ 32 KiB). Measured here on the 64-bit host;
+    // thumbv7em's 32-bit pointers and usize make it smaller there.
+    assert!(n <= 16 * 1024, "{n}");
+}
+
 #[test]
 fn metadata_props_are_readable() {
     let (mut b, _) = conv_builder();
