@@ -11,4 +11,5 @@ pub mod frontend;
 pub mod io;
 pub mod data;
 pub mod edge;
+pub mod eval;
 pub mod matpac;

@@ -4,6 +4,8 @@ mod embed;
 mod infer;
 mod mel;
 mod pretrain;
+mod probe;
+mod probe_suite;
 mod tag;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,10 @@ pub enum Command {
     Pretrain(pretrain::Args),
     /// Clip embeddings of a pretrained encoder, one row per clip, as .npy.
     Embed(embed::Args),
+    /// Linear probe on frozen clip embeddings: accuracy over the data set's splits.
+    Probe(probe::Args),
+    /// The probe on every available task: MATPAC vs λ = 0 vs random init, one markdown table.
+    ProbeSuite(probe_suite::Args),
 }
 
 /// Runs one parsed command line.
@@ -40,5 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(args) => tag::run(args),
         Command::Pretrain(args) => pretrain::run(args),
         Command::Embed(args) => embed::run(args),
+        Command::Probe(args) => probe::run(args),
+        Command::ProbeSuite(args) => probe_suite::run(args),
     }
 }
