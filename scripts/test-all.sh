@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== workspace tests"
-cargo test --workspace --locked
+cargo test --workspace
 
 echo "== runtime builds for thumbv7em-none-eabihf (no_std, no default features)"
-cargo build -p matpac-runtime --locked --target thumbv7em-none-eabihf --no-default-features
+cargo build -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features
 
 echo "== firmware: Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run equals the host, byte for byte"
 (cd firmware-example && cargo build --release --locked --bin nano33 && ./run-qemu.sh --check)
