@@ -12,6 +12,6 @@ echo "== runtime builds for thumbv7em-none-eabihf (no_std, no default features)"
 cargo build -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features
 
 echo "== firmware: Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run equals the host, byte for byte"
-(cd firmware-example && cargo build --release --locked --bin nano33 && ./run-qemu.sh --check)
+(cd firmware-example && cargo build --release --bin nano33 && ./run-qemu.sh --check)
 
 echo "all tests passed"
