@@ -304,3 +304,83 @@ fn default_student_fits_the_device_arena() {
     );
     assert!(stats.params <= 300_000 && stats.macs <= 5_000_000);
 }
+
+/// The subcommands on a small subset of the bundled clips (three labels):
+/// `train-tagger` (tiny, 3 epochs) → `quantize` → `export`, then the
+/// exported file is read back with its metadata.
+#[test]
+fn cli_train_tagger_quantize_export() {
+    use clap::Parser;
+    use matpac_trainer::cli::{Cli, run};
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("path,label,split,group\n");
+    for label in ["piano", "kick", "snare"] {
+        for split in ["train", "test"] {
+            let rows = manifest();
+            let picked = rows.iter().filter(|(_, l, s)| l == label && s == split);
+            for (k, (p, _, _)) in picked
+                .take(if split == "train" { 8 } else { 3 })
+                .enumerate()
+            {
+                csv.push_str(&format!(
+                    "{},{label},{split},{label}-{split}{}\n",
+                    p.display(),
+                    k % 4
+                ));
+            }
+        }
+    }
+    let data = dir.path().join("subset.csv");
+    std::fs::write(&data, csv).unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let d = data.display().to_string();
+    let cmd = |args: &[&str]| run(Cli::parse_from([&["matpac"], args].concat())).unwrap();
+    cmd(&[
+        "train-tagger",
+        &d,
+        "--out",
+        &p("student"),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "3",
+        "--batch",
+        "8",
+    ]);
+    cmd(&[
+        "quantize",
+        &p("student"),
+        "--data",
+        &d,
+        "--out",
+        &p("q.onnx"),
+    ]);
+    cmd(&[
+        "export",
+        &p("student"),
+        "--data",
+        &d,
+        "--out",
+        &p("model.onnx"),
+    ]);
+    let bytes = std::fs::read(p("model.onnx")).unwrap();
+    assert_eq!(
+        bytes,
+        std::fs::read(p("q.onnx")).unwrap(),
+        "quantize --out and export write the same model"
+    );
+    let model = Model::parse(&bytes).unwrap();
+    let names: Vec<&str> = keys::list(model.metadata(keys::CLASS_NAMES).unwrap()).collect();
+    assert_eq!(names, ["kick", "piano", "snare"]);
+    let thresholds: Vec<f32> = keys::list(model.metadata(keys::THRESHOLDS).unwrap())
+        .map(|t| keys::parse_f32(keys::THRESHOLDS, t).unwrap())
+        .collect();
+    assert_eq!(thresholds.len(), 3);
+    assert!(
+        model
+            .metadata(keys::PROVENANCE)
+            .unwrap()
+            .contains("train-tagger")
+    );
+    assert_eq!(model.output_len(), 3);
+}

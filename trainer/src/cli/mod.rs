@@ -1,12 +1,16 @@
 //! Command-line interface: one file per subcommand, each a thin layer over the library.
 
+mod distill;
 mod embed;
+mod export;
 mod infer;
 mod mel;
 mod pretrain;
 mod probe;
 mod probe_suite;
+mod quantize;
 mod tag;
+mod train_tagger;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +40,14 @@ pub enum Command {
     Probe(probe::Args),
     /// The probe on every available task: MATPAC vs λ = 0 vs random init, one markdown table.
     ProbeSuite(probe_suite::Args),
+    /// Distil the DS-CNN student from a frozen MATPAC encoder on unlabelled audio.
+    Distill(distill::Args),
+    /// Train the DS-CNN student as a multi-label tagger (sigmoid head, per-class thresholds).
+    TrainTagger(train_tagger::Args),
+    /// Post-training int8 quantisation: per-layer error, float vs int8 accuracy.
+    Quantize(quantize::Args),
+    /// Quantise and write the int8 `.onnx` (with metadata) the runtime runs.
+    Export(export::Args),
 }
 
 /// Runs one parsed command line.
@@ -48,5 +60,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Probe(args) => probe::run(args),
         Command::ProbeSuite(args) => probe_suite::run(args),
+        Command::Distill(args) => distill::run(args),
+        Command::TrainTagger(args) => train_tagger::run(args),
+        Command::Quantize(args) => quantize::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

@@ -8,9 +8,11 @@
 //! ```
 
 pub mod checkpoint;
+pub mod distill;
 pub mod features;
 pub mod onnx_export;
 pub mod onnx_proto;
+pub mod pipeline;
 pub mod quantize;
 pub mod student;
 pub mod tagger_head;

@@ -102,10 +102,25 @@ pub fn train(
     train: &LabelledWindows,
     val: &LabelledWindows,
     device: &Device,
+    on_epoch: impl FnMut(&EpochReport),
+) -> (Student, Vec<EpochReport>) {
+    device.seed(tc.seed);
+    let model = config.init(device);
+    fine_tune(model, config, tc, train, val, device, on_epoch)
+}
+
+/// As [`train`], starting from `model` (e.g. a distilled student, whose
+/// head [`with_new_head`] replaced). `model` must live on `device`.
+pub fn fine_tune(
+    mut model: Student,
+    config: &StudentConfig,
+    tc: &TaggerTrainConfig,
+    train: &LabelledWindows,
+    val: &LabelledWindows,
+    device: &Device,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> (Student, Vec<EpochReport>) {
     device.seed(tc.seed);
-    let mut model = config.init(device);
     let mut optim = AdamWConfig::new()
         .with_weight_decay(tc.weight_decay as f32)
         .init();
@@ -163,6 +178,12 @@ pub fn train(
         reports.push(r);
     }
     (model.valid(), reports)
+}
+
+/// `model` with a freshly initialised `embedding → n_outputs` head on `device`.
+pub fn with_new_head(mut model: Student, config: &StudentConfig, device: &Device) -> Student {
+    model.head = burn::nn::LinearConfig::new(config.embedding_dim(), config.n_outputs).init(device);
+    model
 }
 
 /// Mean binary cross-entropy of probabilities (clamped to 1e-7).

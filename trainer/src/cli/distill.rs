@@ -1,0 +1,150 @@
+//! `matpac distill --teacher RUN_DIR --data DIR_OR_CSV --out DIR`: the DS-CNN
+//! student distilled from a frozen MATPAC encoder on unlabelled audio. Each
+//! ~1 s window gets the teacher's clip embedding (float front end, the same
+//! frames); the student sees the runtime's fixed-point features of the same
+//! window and learns them through a projection (cosine loss). Saves a student
+//! checkpoint for `matpac train-tagger --init`.
+//!
+//! The KL term to the teacher's pseudo-class distribution is implemented in
+//! [`crate::edge::distill`] but not fed here yet: it needs the MATPAC head
+//! applied to the teacher encoder's clip tokens, which `matpac::Trainer` does
+//! not expose.
+
+use super::embed::clip_list;
+use crate::audio::{load_audio, to_pcm_i16};
+use crate::edge::checkpoint::{StudentInfo, save};
+use crate::edge::distill::{DistillConfig, DistillTargets, distill};
+use crate::edge::features::{FeatureStats, clip_windows};
+use crate::edge::pipeline::HOP_FRAMES;
+use crate::edge::student::StudentConfig;
+use crate::frontend::FloatFrontend;
+use crate::matpac::checkpoint;
+use crate::matpac::run::checkpoint_path;
+use anyhow::Context;
+use burn::tensor::Device;
+use matpac_runtime::frontend::FrontendConfig;
+use std::path::PathBuf;
+
+/// Arguments of `matpac distill`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// MATPAC run folder or checkpoint file (the frozen teacher).
+    #[arg(long)]
+    pub teacher: PathBuf,
+    /// Unlabelled audio: a folder or a CSV whose first column is the path.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder (student.toml + student.bpk).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Student size: `default` or `tiny`.
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Computes teacher targets, distils, saves.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let student = match args.preset.as_str() {
+        "default" => StudentConfig::default(),
+        "tiny" => StudentConfig::tiny(1),
+        other => anyhow::bail!("unknown preset {other:?} (default, tiny)"),
+    };
+    let ckpt = if args.teacher.is_dir() {
+        checkpoint_path(&args.teacher)
+    } else {
+        args.teacher.clone()
+    };
+    let teacher = checkpoint::load(&ckpt, &Device::flex())
+        .with_context(|| format!("loading {}", ckpt.display()))?;
+    let fe = FrontendConfig::default();
+    let float_fe = FloatFrontend::new(&fe)?;
+    let (t, m) = (student.n_frames, student.n_mels);
+    let need = fe.win_length + (t - 1) * fe.hop_length;
+    let mut windows = Vec::new();
+    let mut targets = DistillTargets::default();
+    let clips = clip_list(&args.data)?;
+    for path in &clips {
+        let mut samples = load_audio(path, fe.sample_rate)
+            .with_context(|| format!("decoding {}", path.display()))?;
+        if samples.len() < need {
+            samples.resize(need, 0.0);
+        }
+        let fixed = clip_windows(&fe, &to_pcm_i16(&samples), t, HOP_FRAMES)?;
+        let float = float_fe.log_mel(&samples);
+        for (k, w) in fixed.into_iter().enumerate() {
+            // The same frames in the float front end, mel-major for the teacher.
+            let start = k * HOP_FRAMES;
+            let mut mel_major = vec![0f32; m * t];
+            for i in 0..t {
+                for (j, &v) in float.frame(start + i).iter().enumerate() {
+                    mel_major[j * t + i] = v;
+                }
+            }
+            targets.embedding.push(teacher.embed_clip(&mel_major, m, t));
+            windows.push(w);
+        }
+    }
+    if windows.is_empty() {
+        anyhow::bail!("no audio in {}", args.data.display());
+    }
+    let stats = FeatureStats::from_windows(&windows);
+    let windows: Vec<Vec<f32>> = windows.iter().map(|w| stats.apply(w)).collect();
+    eprintln!(
+        "{} clips → {} windows; teacher embedding width {}",
+        clips.len(),
+        windows.len(),
+        targets.embedding[0].len()
+    );
+    eprintln!("{}", student.stats());
+    let dc = DistillConfig {
+        epochs: args.epochs,
+        batch: args.batch,
+        lr: args.lr,
+        seed: args.seed,
+        kl_weight: 0.0,
+        ..Default::default()
+    };
+    let (model, _) = distill(
+        &student,
+        &dc,
+        &windows,
+        &targets,
+        &Device::flex().autodiff(),
+        |r| {
+            eprintln!(
+                "epoch {:>3}: loss {:.4}  cosine distance {:.4}",
+                r.epoch, r.train_loss, r.val_loss
+            )
+        },
+    );
+    let info = StudentInfo {
+        student,
+        features: stats,
+        class_names: Vec::new(),
+        thresholds: Vec::new(),
+        provenance: format!(
+            "matpac-trainer {} distill from {} on {} ({} windows), {} epochs, seed {}",
+            env!("CARGO_PKG_VERSION"),
+            ckpt.display(),
+            args.data.display(),
+            windows.len(),
+            args.epochs,
+            args.seed
+        ),
+    };
+    save(&args.out, &info, &model)?;
+    eprintln!("→ {}", args.out.display());
+    Ok(())
+}

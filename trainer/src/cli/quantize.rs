@@ -1,0 +1,158 @@
+//! `matpac quantize STUDENT --data DATA`: post-training int8 quantisation,
+//! calibrated on the training side of DATA; prints the per-layer error and
+//! float vs int8 accuracy on the test side (int8 run by the runtime's
+//! interpreter), and optionally writes the `.onnx`.
+
+use crate::data::readers;
+use crate::edge::checkpoint;
+use crate::edge::onnx_export::{Cut, ExportMeta, OutputKind, to_onnx, to_onnx_cut, write_onnx};
+use crate::edge::pipeline::{
+    describe_input, float_and_int8_logits, sigmoid_rows, standardise, subsample, train_test,
+    windows_of,
+};
+use crate::edge::quantize::{Calibration, QuantModel, layer_errors, quantize};
+use crate::edge::student::FloatNet;
+use crate::edge::tagger_head::{micro_f1, top1};
+use burn::tensor::Device;
+use matpac_runtime::frontend::FrontendConfig;
+use std::path::PathBuf;
+
+/// Arguments of `matpac quantize`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Student checkpoint folder (from `matpac train-tagger`).
+    pub student: PathBuf,
+    /// Data for calibration (training side) and evaluation (test side).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Activation ranges: `minmax` or a percentile such as `99.99`.
+    #[arg(long, default_value = "99.99")]
+    pub calibration: String,
+    /// Most calibration windows.
+    #[arg(long, default_value_t = 512)]
+    pub max_windows: usize,
+    /// Also write the model here (as `matpac export` would).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Parses `minmax` or a percentile.
+pub fn parse_calibration(s: &str) -> anyhow::Result<Calibration> {
+    if s.eq_ignore_ascii_case("minmax") {
+        return Ok(Calibration::MinMax);
+    }
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (50.0..=100.0).contains(&p) => Ok(Calibration::Percentile(p)),
+        _ => {
+            anyhow::bail!("--calibration: expected `minmax` or a percentile in 50..=100, got {s:?}")
+        }
+    }
+}
+
+/// Loaded checkpoint, its float net and the quantised model.
+pub struct Prepared {
+    /// Checkpoint metadata.
+    pub info: checkpoint::StudentInfo,
+    /// BatchNorm-folded float student.
+    pub net: FloatNet,
+    /// int8 student.
+    pub q: QuantModel,
+    /// Standardised test-side windows with targets.
+    pub test: crate::edge::tagger_head::LabelledWindows,
+}
+
+/// Loads the student, cuts DATA into windows, calibrates.
+pub fn prepare(
+    student: &std::path::Path,
+    data: &std::path::Path,
+    calibration: &str,
+    max_windows: usize,
+) -> anyhow::Result<Prepared> {
+    let cal = parse_calibration(calibration)?;
+    let (info, model) = checkpoint::load(student, &Device::flex())?;
+    let ds = readers::open(data)?;
+    if ds.labels != info.class_names && !info.class_names.is_empty() {
+        anyhow::bail!(
+            "{}: labels {:?} differ from the student's classes {:?}",
+            data.display(),
+            ds.labels,
+            info.class_names
+        );
+    }
+    let frontend = FrontendConfig::default();
+    let (train, test) = train_test(&ds);
+    let mut cal_w = windows_of(&ds, &train, &frontend, &info.student)?;
+    let mut test_w = windows_of(&ds, &test, &frontend, &info.student)?;
+    standardise(&mut cal_w, &info.features);
+    standardise(&mut test_w, &info.features);
+    let cal_x = subsample(&cal_w.x, max_windows);
+    let net = model.to_float_net(&info.student);
+    let q = quantize(&net, &cal_x, cal);
+    eprintln!(
+        "calibrated on {} windows ({:?}); {}",
+        cal_x.len(),
+        cal,
+        describe_input(&q)
+    );
+    Ok(Prepared {
+        info,
+        net,
+        q,
+        test: test_w,
+    })
+}
+
+/// The export metadata of a prepared model.
+pub fn meta(p: &Prepared, output: OutputKind) -> ExportMeta {
+    ExportMeta {
+        frontend: FrontendConfig::default(),
+        class_names: p.info.class_names.clone(),
+        thresholds: p.info.thresholds.clone(),
+        feature_mean: p.info.features.mean,
+        feature_std: p.info.features.std,
+        provenance: p.info.provenance.clone(),
+        output,
+    }
+}
+
+/// Calibrates, reports, optionally writes.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let p = prepare(
+        &args.student,
+        &args.data,
+        &args.calibration,
+        args.max_windows,
+    )?;
+    let eval = p.test.x.clone();
+    if eval.is_empty() {
+        anyhow::bail!(
+            "{}: no test-side clips to evaluate on (add a `split` column)",
+            args.data.display()
+        );
+    }
+    println!("per-layer error (int8 in the runtime vs float, accumulated from the input):");
+    for e in layer_errors(&p.net, &p.q, &subsample(&eval, 64))? {
+        println!("  {e}");
+    }
+    let (float, int8) = float_and_int8_logits(&p.net, &to_onnx_cut(&p.q, Cut::Logits), &eval)?;
+    let (fs, is) = (sigmoid_rows(&float), sigmoid_rows(&int8));
+    let th = &p.info.thresholds;
+    let (f_top1, i_top1) = (top1(&fs, &p.test.y), top1(&is, &p.test.y));
+    let (f_f1, i_f1) = (micro_f1(&fs, &p.test.y, th), micro_f1(&is, &p.test.y, th));
+    println!(
+        "test ({} windows): float top-1 {f_top1:.3} micro-F1 {f_f1:.3} | int8 top-1 {i_top1:.3} micro-F1 {i_f1:.3}",
+        eval.len()
+    );
+    if f_f1 > 0.0 {
+        println!(
+            "int8 keeps {:.1} % of the float micro-F1",
+            100.0 * i_f1 / f_f1
+        );
+    }
+    if let Some(out) = &args.out {
+        let bytes = to_onnx(&p.q, &meta(&p, OutputKind::Sigmoid))?;
+        write_onnx(out, &bytes)?;
+        eprintln!("→ {} ({} B)", out.display(), bytes.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Glue shared by the edge subcommands: labelled windows of a data set's
+//! splits, calibration, and the int8-vs-float evaluation in the runtime.
+
+use super::features::{FeatureError, FeatureStats, file_windows};
+use super::onnx_export::ExportError;
+use super::quantize::QuantModel;
+use super::student::{FloatNet, StudentConfig};
+use super::tagger_head::LabelledWindows;
+use crate::data::dataset::{Dataset, Split};
+use matpac_runtime::engine::{Engine, Interpreter};
+use matpac_runtime::frontend::FrontendConfig;
+use matpac_runtime::model::Model;
+
+/// One row of f32 per window.
+pub type Rows = Vec<Vec<f32>>;
+
+/// Window hop when cutting clips (half a window).
+pub const HOP_FRAMES: usize = 49;
+
+/// Raw (not standardised) windows of the clips `idx`, with multi-hot targets.
+/// Windows of one clip all carry the clip's labels.
+pub fn windows_of(
+    ds: &Dataset,
+    idx: &[usize],
+    frontend: &FrontendConfig,
+    student: &StudentConfig,
+) -> Result<LabelledWindows, FeatureError> {
+    let mut out = LabelledWindows::default();
+    for &i in idx {
+        let clip = &ds.clips[i];
+        let mut target = vec![0f32; ds.labels.len()];
+        clip.labels.iter().for_each(|&l| target[l] = 1.0);
+        for w in file_windows(frontend, &clip.path, student.n_frames, HOP_FRAMES)? {
+            out.x.push(w);
+            out.y.push(target.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `(train, test)` clip indices: the data set's own split where it has one
+/// (clips without a split, and `val`, count as train); otherwise everything
+/// is train and test is empty.
+pub fn train_test(ds: &Dataset) -> (Vec<usize>, Vec<usize>) {
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (i, c) in ds.clips.iter().enumerate() {
+        if c.split == Some(Split::Test) {
+            test.push(i)
+        } else {
+            train.push(i)
+        }
+    }
+    (train, test)
+}
+
+/// Standardises every window in place.
+pub fn standardise(w: &mut LabelledWindows, stats: &FeatureStats) {
+    for x in &mut w.x {
+        *x = stats.apply(x);
+    }
+}
+
+/// Every `k`-th window so that at most `max` remain (deterministic).
+pub fn subsample(windows: &[Vec<f32>], max: usize) -> Vec<Vec<f32>> {
+    let k = windows.len().div_ceil(max.max(1)).max(1);
+    windows.iter().step_by(k).cloned().collect()
+}
+
+/// Logits of `windows` from the float net and from the int8 model run by the
+/// runtime's interpreter (`onnx` must output logits).
+pub fn float_and_int8_logits(
+    net: &FloatNet,
+    onnx: &[u8],
+    windows: &[Vec<f32>],
+) -> Result<(Rows, Rows), ExportError> {
+    let model = Model::parse(onnx).map_err(ExportError::Runtime)?;
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut engine = Interpreter::new(&model, &mut arena).map_err(ExportError::Runtime)?;
+    let mut float = Vec::with_capacity(windows.len());
+    let mut int8 = Vec::with_capacity(windows.len());
+    for w in windows {
+        float.push(net.forward(w).logits);
+        let mut y = vec![0f32; model.output_len()];
+        engine.run(w, &mut y).map_err(ExportError::Runtime)?;
+        int8.push(y);
+    }
+    Ok((float, int8))
+}
+
+/// Element-wise logistic function of logits.
+pub fn sigmoid_rows(logits: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    logits
+        .iter()
+        .map(|r| r.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect())
+        .collect()
+}
+
+/// One line about the quantised model's input.
+pub fn describe_input(q: &QuantModel) -> String {
+    format!(
+        "input [1, 1, {}, {}] int8, scale {:.4e}, zero point {}",
+        q.in_shape[0], q.in_shape[1], q.input.scale, q.input.zero_point
+    )
+}
