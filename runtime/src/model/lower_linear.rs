@@ -156,7 +156,8 @@ fn geometry(
             }
             b"SAME_UPPER" | b"SAME_LOWER" => {
                 let o = size.div_ceil(s);
-                let total = (o.saturating_sub(1).saturating_mul(s).saturating_add(span)).saturating_sub(size);
+                let total = (o.saturating_sub(1).saturating_mul(s).saturating_add(span))
+                    .saturating_sub(size);
                 let small = total / 2;
                 let (begin, end) = if auto == b"SAME_UPPER" {
                     (small, total - small)

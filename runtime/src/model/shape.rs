@@ -41,7 +41,9 @@ impl Shape {
         let mut n = 1usize;
         for (d, &v) in s.dims.iter_mut().zip(dims) {
             if v == 0 {
-                return Err(Error::InvalidModel { reason: "zero-sized tensor dimension" });
+                return Err(Error::InvalidModel {
+                    reason: "zero-sized tensor dimension",
+                });
             }
             *d = v;
             n = n
