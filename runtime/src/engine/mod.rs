@@ -1,6 +1,11 @@
 //! Running a model: the [`Engine`] trait, the allocation-free
 //! [`Interpreter`], one file per op family under [`ops`], and the scalar
 //! reference kernels under [`kernels`].
+//!
+//! Host tools (`matpac infer MODEL.onnx --input X.npy --out Y.npy --engine
+//! runtime|tract`) call [`host::run_once`] (feature `std`) or build a
+//! `TractEngine::from_bytes` (feature `tract`) and call [`Engine::run`] on the
+//! flattened NCHW f32 input; both return the flattened float output.
 
 mod arena;
 #[cfg(feature = "std")]
