@@ -1,6 +1,9 @@
-//! The edge model: the DS-CNN [`student`], its post-training int8
+//! The edge model: the DS-CNN [`student`], its training as a tagger
+//! ([`tagger_head`]) or by [`distill`]-ation, post-training int8
 //! [`quantize`]-ation and the QOperator ONNX [`onnx_export`] the runtime and
-//! tract read.
+//! tract read ([`onnx_proto`]: the prost messages). [`features`] makes the
+//! input windows with the runtime's own fixed-point front end; [`checkpoint`]
+//! stores a trained student; [`pipeline`] is the glue the subcommands share.
 //!
 //! ```text
 //! fixed-point log-mel windows (features) ─► Student (Burn, f32) ─► FloatNet (BatchNorm folded)
