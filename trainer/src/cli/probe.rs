@@ -26,7 +26,7 @@ pub struct ProbeOptions {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Adam learning rate of the probe.
-    #[arg(long, default_value_t = 1e-2)]
+    #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
     /// Early-stopping patience, epochs.
     #[arg(long, default_value_t = 30)]

@@ -2,8 +2,8 @@
 //! standardised with the fitting set's mean and standard deviation, one linear
 //! layer, softmax + cross-entropy for single-label data or per-class sigmoid +
 //! binary cross-entropy for multi-label data, minibatch Adam with decoupled
-//! weight decay, and early stopping on the validation loss (the weights of the
-//! best validation epoch are kept). Plain f32 Rust: the layers are small.
+//! weight decay, and early stopping on the validation set (the weights of the epoch
+//! with the best validation accuracy, ties to the lower loss, are kept). Plain f32 Rust: the layers are small.
 
 /// Hyper-parameters of the probe.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +16,7 @@ pub struct ProbeConfig {
     pub batch_size: usize,
     /// Upper bound on epochs.
     pub max_epochs: usize,
-    /// Stop after this many epochs without a lower validation loss.
+    /// Stop after this many epochs without a better validation score.
     pub patience: usize,
     /// Shuffling seed.
     pub seed: u64,
@@ -25,7 +25,7 @@ pub struct ProbeConfig {
 impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
-            lr: 1e-2,
+            lr: 1e-3,
             weight_decay: 1e-4,
             batch_size: 64,
             max_epochs: 500,
@@ -115,6 +115,8 @@ pub struct LinearProbe {
     pub best_epoch: usize,
     /// Validation loss of that epoch.
     pub best_val_loss: f64,
+    /// Validation accuracy of that epoch.
+    pub best_val_accuracy: f64,
 }
 
 /// Scores and metrics of a probe on a test set.
@@ -190,19 +192,24 @@ fn loss_grad(task: Task, z: &mut [f32], labels: &[usize]) -> f64 {
     }
 }
 
-fn mean_loss(task: Task, w: &[f32], b: &[f32], x: &[f32], labels: &[&[usize]]) -> f64 {
+/// Mean loss and top-1 accuracy of rows `x` (standardised).
+fn val_score(task: Task, w: &[f32], b: &[f32], x: &[f32], labels: &[&[usize]]) -> (f64, f64) {
     let c = b.len();
     let d = w.len() / c;
     let mut z = vec![0.0f32; c];
-    let total: f64 = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            logits(w, b, &x[i * d..(i + 1) * d], &mut z);
-            loss_grad(task, &mut z, l)
-        })
-        .sum();
-    total / labels.len().max(1) as f64
+    let (mut loss, mut hits) = (0.0f64, 0usize);
+    for (i, l) in labels.iter().enumerate() {
+        logits(w, b, &x[i * d..(i + 1) * d], &mut z);
+        let top = z
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(k, _)| k);
+        hits += usize::from(l.contains(&top));
+        loss += loss_grad(task, &mut z, l);
+    }
+    let n = labels.len().max(1) as f64;
+    (loss / n, hits as f64 / n)
 }
 
 /// Embeddings and their labels.
@@ -240,8 +247,10 @@ pub fn train(data: &ProbeData, fit: &[usize], val: &[usize], cfg: &ProbeConfig) 
     let (mut mw, mut vw) = (vec![0.0f32; c * d], vec![0.0f32; c * d]);
     let (mut mb, mut vb) = (vec![0.0f32; c], vec![0.0f32; c]);
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    // Best epoch: highest validation accuracy, ties to the lower loss.
     let mut best = (
-        mean_loss(task, &w, &b, &xv, &yv),
+        f64::NEG_INFINITY,
+        f64::INFINITY,
         0usize,
         w.clone(),
         b.clone(),
@@ -283,21 +292,22 @@ pub fn train(data: &ProbeData, fit: &[usize], val: &[usize], cfg: &ProbeConfig) 
             step(&mut w, &gw, &mut mw, &mut vw, cfg.weight_decay);
             step(&mut b, &gb, &mut mb, &mut vb, 0.0);
         }
-        let loss = mean_loss(task, &w, &b, &xv, &yv);
-        if loss < best.0 {
-            best = (loss, epoch, w.clone(), b.clone());
-        } else if epoch - best.1 >= cfg.patience {
+        let (loss, acc) = val_score(task, &w, &b, &xv, &yv);
+        if acc > best.0 || (acc == best.0 && loss < best.1) {
+            best = (acc, loss, epoch, w.clone(), b.clone());
+        } else if epoch - best.2 >= cfg.patience {
             break;
         }
     }
     LinearProbe {
         standardiser,
-        weight: best.2,
-        bias: best.3,
+        weight: best.3,
+        bias: best.4,
         task,
         epochs,
-        best_epoch: best.1,
-        best_val_loss: best.0,
+        best_epoch: best.2,
+        best_val_loss: best.1,
+        best_val_accuracy: best.0,
     }
 }
 
