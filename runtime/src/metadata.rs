@@ -19,6 +19,12 @@ pub const FEATURE_MEAN: &str = "matpac.feature_mean";
 pub const FEATURE_STD: &str = "matpac.feature_std";
 /// The front end, as written by [`write_frontend`].
 pub const FRONTEND: &str = "matpac.frontend";
+/// Input scale of the model's first `QuantizeLinear` (also in the graph; for tools).
+pub const INPUT_SCALE: &str = "matpac.input_scale";
+/// Input zero point (also in the graph).
+pub const INPUT_ZERO_POINT: &str = "matpac.input_zero_point";
+/// What the output is: `sigmoid` (tag scores), `logits` or `embedding`.
+pub const OUTPUT_KIND: &str = "matpac.output";
 /// Free text: what trained the model, on what, when.
 pub const PROVENANCE: &str = "matpac.provenance";
 

@@ -20,13 +20,6 @@ use prost::Message;
 use std::io::Write;
 use std::path::Path;
 
-/// Input scale of the model's `QuantizeLinear` (also in the graph; here for tools).
-pub const INPUT_SCALE: &str = "matpac.input_scale";
-/// Input zero point (also in the graph).
-pub const INPUT_ZERO_POINT: &str = "matpac.input_zero_point";
-/// What the output is: `sigmoid` (tag scores), `logits` or `embedding`.
-pub const OUTPUT_KIND: &str = "matpac.output";
-
 /// Graph input name.
 pub const INPUT_NAME: &str = "log_mel";
 /// Graph output name.
@@ -361,9 +354,9 @@ pub fn metadata_entries(
         ),
         (keys::FEATURE_MEAN.into(), format!("{}", meta.feature_mean)),
         (keys::FEATURE_STD.into(), format!("{}", meta.feature_std)),
-        (INPUT_SCALE.into(), format!("{:e}", q.input.scale)),
-        (INPUT_ZERO_POINT.into(), format!("{}", q.input.zero_point)),
-        (OUTPUT_KIND.into(), meta.output.as_str().into()),
+        (keys::INPUT_SCALE.into(), format!("{:e}", q.input.scale)),
+        (keys::INPUT_ZERO_POINT.into(), format!("{}", q.input.zero_point)),
+        (keys::OUTPUT_KIND.into(), meta.output.as_str().into()),
         (keys::PROVENANCE.into(), meta.provenance.clone()),
     ])
 }
