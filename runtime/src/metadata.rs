@@ -46,11 +46,20 @@ pub fn write_frontend(config: &FrontendConfig, out: &mut impl Write) -> core::fm
 
 /// Reads what [`write_frontend`] wrote. Every field must be present once.
 pub fn parse_frontend(text: &str) -> Result<FrontendConfig, Error> {
-    let bad = |reason| Error::Metadata { key: FRONTEND, reason };
+    let bad = |reason| Error::Metadata {
+        key: FRONTEND,
+        reason,
+    };
     let mut config = FrontendConfig::default();
     let mut seen = 0u8;
-    for item in text.split(LIST_SEPARATOR).map(str::trim).filter(|s| !s.is_empty()) {
-        let (key, value) = item.split_once('=').ok_or(bad("expected key=value items"))?;
+    for item in text
+        .split(LIST_SEPARATOR)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or(bad("expected key=value items"))?;
         let int = || value.parse::<usize>().map_err(|_| bad("malformed integer"));
         let float = || value.parse::<f32>().map_err(|_| bad("malformed number"));
         let bit = match key {
@@ -94,7 +103,9 @@ pub fn parse_frontend(text: &str) -> Result<FrontendConfig, Error> {
         seen |= 1 << bit;
     }
     if seen != 0xff {
-        return Err(bad("missing fields: every FrontendConfig field is required"));
+        return Err(bad(
+            "missing fields: every FrontendConfig field is required",
+        ));
     }
     config.validate()?;
     Ok(config)
@@ -104,7 +115,10 @@ pub fn parse_frontend(text: &str) -> Result<FrontendConfig, Error> {
 pub fn parse_f32(key: &'static str, text: &str) -> Result<f32, Error> {
     match text.trim().parse::<f32>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(Error::Metadata { key, reason: "expected a finite number" }),
+        _ => Err(Error::Metadata {
+            key,
+            reason: "expected a finite number",
+        }),
     }
 }
 
@@ -119,7 +133,11 @@ mod tests {
 
     #[test]
     fn frontend_round_trips() {
-        let config = FrontendConfig { n_mels: 64, f_min: 60.5, ..Default::default() };
+        let config = FrontendConfig {
+            n_mels: 64,
+            f_min: 60.5,
+            ..Default::default()
+        };
         let mut text = String::new();
         write_frontend(&config, &mut text).unwrap();
         assert_eq!(parse_frontend(&text).unwrap(), config);

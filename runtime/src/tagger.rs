@@ -21,11 +21,11 @@
 //! starting at `e_k + S − L`, no longer saw it). Both estimates are within one
 //! stride of the truth for sounds longer than a stride.
 
+use crate::Error;
 use crate::engine::Interpreter;
 use crate::frontend::{FeatureQuantizer, Frontend, FrontendConfig};
 use crate::metadata;
 use crate::model::Model;
-use crate::Error;
 use core::fmt::Write;
 
 /// Largest number of windows averaged by the smoother.
@@ -47,7 +47,11 @@ pub struct TaggerConfig {
 
 impl Default for TaggerConfig {
     fn default() -> Self {
-        Self { stride_frames: 50, smoothing_windows: 2, release_ratio: 0.8 }
+        Self {
+            stride_frames: 50,
+            smoothing_windows: 2,
+            release_ratio: 0.8,
+        }
     }
 }
 
@@ -69,7 +73,12 @@ impl Event {
     /// Writes `onset=1.230 offset=2.450 class=NAME score=0.873` (seconds with
     /// millisecond resolution, score in thousandths), formatted from integers
     /// so that every target prints the same bytes.
-    pub fn write_text(&self, out: &mut impl Write, class_name: &str, sample_rate: u32) -> core::fmt::Result {
+    pub fn write_text(
+        &self,
+        out: &mut impl Write,
+        class_name: &str,
+        sample_rate: u32,
+    ) -> core::fmt::Result {
         let ms = |samples: u64| samples * 1000 / u64::from(sample_rate.max(1));
         let (on, off) = (ms(self.onset), ms(self.offset));
         let milli = (self.score.clamp(0.0, 1.0) * 1000.0 + 0.5) as u32;
@@ -141,47 +150,78 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         arena: &'r mut [u8],
     ) -> Result<Self, Error> {
         let required = |key: &'static str| {
-            model.metadata(key).ok_or(Error::Metadata { key, reason: "missing: not a matpac tagger export" })
+            model.metadata(key).ok_or(Error::Metadata {
+                key,
+                reason: "missing: not a matpac tagger export",
+            })
         };
         let frontend_config = metadata::parse_frontend(required(metadata::FRONTEND)?)?;
         let mean = metadata::parse_f32(metadata::FEATURE_MEAN, required(metadata::FEATURE_MEAN)?)?;
         let std = metadata::parse_f32(metadata::FEATURE_STD, required(metadata::FEATURE_STD)?)?;
         let input = model.input();
-        let quantizer = FeatureQuantizer::new(mean, std, input.quant.scale, input.quant.zero_point)?;
+        let quantizer =
+            FeatureQuantizer::new(mean, std, input.quant.scale, input.quant.zero_point)?;
         let (window_frames, n_mels) = match input.shape.dims() {
             [1, 1, t, m] => (*t, *m),
-            _ => return Err(Error::TaggerModel { reason: "input must be [1, 1, frames, mels]" }),
+            _ => {
+                return Err(Error::TaggerModel {
+                    reason: "input must be [1, 1, frames, mels]",
+                });
+            }
         };
         if n_mels != frontend_config.n_mels {
-            return Err(Error::TaggerModel { reason: "input mel bands differ from the front end's n_mels" });
+            return Err(Error::TaggerModel {
+                reason: "input mel bands differ from the front end's n_mels",
+            });
         }
         if config.stride_frames == 0 || config.stride_frames > window_frames {
-            return Err(Error::TaggerModel { reason: "stride_frames must be in 1..=window frames" });
+            return Err(Error::TaggerModel {
+                reason: "stride_frames must be in 1..=window frames",
+            });
         }
         if !(1..=MAX_SMOOTHING).contains(&config.smoothing_windows) {
-            return Err(Error::TaggerModel { reason: "smoothing_windows must be in 1..=8" });
+            return Err(Error::TaggerModel {
+                reason: "smoothing_windows must be in 1..=8",
+            });
         }
         if !(config.release_ratio > 0.0 && config.release_ratio <= 1.0) {
-            return Err(Error::TaggerModel { reason: "release_ratio must be in (0, 1]" });
+            return Err(Error::TaggerModel {
+                reason: "release_ratio must be in (0, 1]",
+            });
         }
         let n_classes = model.output_len();
         if n_classes == 0 || n_classes > C {
-            return Err(Error::Capacity { what: "tagger classes", limit: C });
+            return Err(Error::Capacity {
+                what: "tagger classes",
+                limit: C,
+            });
         }
         if window.len() < window_frames * n_mels {
-            return Err(Error::BufferLength { expected: window_frames * n_mels, actual: window.len() });
+            return Err(Error::BufferLength {
+                expected: window_frames * n_mels,
+                actual: window.len(),
+            });
         }
         if metadata::list(required(metadata::CLASS_NAMES)?).count() != n_classes {
-            return Err(Error::Metadata { key: metadata::CLASS_NAMES, reason: "one name per output is required" });
+            return Err(Error::Metadata {
+                key: metadata::CLASS_NAMES,
+                reason: "one name per output is required",
+            });
         }
         let mut classes = [ClassState::default(); C];
         let mut count = 0;
-        for (state, text) in classes.iter_mut().zip(metadata::list(required(metadata::THRESHOLDS)?)) {
+        for (state, text) in classes
+            .iter_mut()
+            .zip(metadata::list(required(metadata::THRESHOLDS)?))
+        {
             state.threshold = metadata::parse_f32(metadata::THRESHOLDS, text)?;
             count += 1;
         }
         if count != n_classes {
-            return Err(Error::Metadata { key: metadata::THRESHOLDS, reason: "one threshold per output is required" });
+            return Err(Error::Metadata {
+                key: metadata::THRESHOLDS,
+                reason: "one threshold per output is required",
+            });
         }
         Ok(Self {
             model,
@@ -241,10 +281,14 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
             let m = self.n_mels;
             if self.filled == self.window_frames {
                 let stride = self.config.stride_frames;
-                self.window.copy_within(stride * m..self.window_frames * m, 0);
+                self.window
+                    .copy_within(stride * m..self.window_frames * m, 0);
                 self.filled -= stride;
             }
-            let row = self.window.get_mut(self.filled * m..(self.filled + 1) * m).unwrap_or(&mut []);
+            let row = self
+                .window
+                .get_mut(self.filled * m..(self.filled + 1) * m)
+                .unwrap_or(&mut []);
             self.quantizer.quantize(frame, row);
             self.filled += 1;
             self.frames_seen += 1;
@@ -287,8 +331,11 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         self.history_len = (self.history_len + 1).min(self.config.smoothing_windows);
         for (class, state) in self.classes.iter_mut().enumerate().take(self.n_classes) {
             let raw = self.scores[class];
-            let smoothed =
-                self.history[..self.history_len].iter().map(|h| h[class]).sum::<f32>() / self.history_len as f32;
+            let smoothed = self.history[..self.history_len]
+                .iter()
+                .map(|h| h[class])
+                .sum::<f32>()
+                / self.history_len as f32;
             let release = state.threshold * self.config.release_ratio;
             if raw >= state.threshold {
                 state.rise_end.get_or_insert(end);
@@ -316,8 +363,15 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
 /// Ends the active event of `state`.
 fn close(class: usize, state: &mut ClassState, stride: u64, length: u64) -> Event {
     state.active = false;
-    let offset = (state.last_above_end + stride).saturating_sub(length).max(state.onset + stride);
-    Event { class, onset: state.onset, offset, score: state.peak }
+    let offset = (state.last_above_end + stride)
+        .saturating_sub(length)
+        .max(state.onset + stride);
+    Event {
+        class,
+        onset: state.onset,
+        offset,
+        score: state.peak,
+    }
 }
 
 #[cfg(test)]
@@ -326,7 +380,12 @@ mod tests {
 
     #[test]
     fn event_text_is_integer_formatted() {
-        let e = Event { class: 0, onset: 19_680, offset: 40_000, score: 0.8734 };
+        let e = Event {
+            class: 0,
+            onset: 19_680,
+            offset: 40_000,
+            score: 0.8734,
+        };
         let mut s = String::new();
         e.write_text(&mut s, "kick", 16_000).unwrap();
         assert_eq!(s, "onset=1.230 offset=2.500 class=kick score=0.873");
@@ -334,7 +393,13 @@ mod tests {
 
     #[test]
     fn close_keeps_offset_after_onset() {
-        let mut state = ClassState { active: true, onset: 8000, last_above_end: 16_000, peak: 0.9, ..Default::default() };
+        let mut state = ClassState {
+            active: true,
+            onset: 8000,
+            last_above_end: 16_000,
+            peak: 0.9,
+            ..Default::default()
+        };
         let e = close(3, &mut state, 8000, 16_000);
         assert!(!state.active);
         assert_eq!((e.class, e.onset, e.offset), (3, 8000, 16_000));

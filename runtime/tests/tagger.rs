@@ -28,7 +28,10 @@ fn loudness_model(metadata: &[(&str, String)]) -> Vec<u8> {
     let bias = b.init(f32s("bias", &[1], &[0.0]));
     let a = b.op("Add", &[&flat, &bias], vec![]);
     let s = b.op("Sigmoid", &[&a], vec![]);
-    b.metadata = metadata.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    b.metadata = metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     b.finish(&s, &[1, 1])
 }
 
@@ -60,7 +63,8 @@ fn clip(bursts: &[(f32, f32)]) -> Vec<i16> {
 fn run(model: &Model<'_>, pcm: &[i16], chunk: usize) -> Vec<Event> {
     let mut window = vec![0i8; Tagger::<4>::window_len(model)];
     let mut arena = vec![0u8; model.arena_len()];
-    let mut tagger = Tagger::<4>::new(model, TaggerConfig::default(), &mut window, &mut arena).unwrap();
+    let mut tagger =
+        Tagger::<4>::new(model, TaggerConfig::default(), &mut window, &mut arena).unwrap();
     let mut events = Vec::new();
     for c in pcm.chunks(chunk) {
         tagger.push(c, |e| events.push(e)).unwrap();
@@ -112,15 +116,37 @@ fn models_without_tagger_metadata_are_rejected() {
         let mut window = vec![0i8; T * M];
         let mut arena = vec![0u8; model.arena_len()];
         let err = Tagger::<4>::new(&model, TaggerConfig::default(), &mut window, &mut arena).err();
-        assert!(matches!(err, Some(Error::Metadata { key: k, .. }) if k == key), "{key}: {err:?}");
+        assert!(
+            matches!(err, Some(Error::Metadata { key: k, .. }) if k == key),
+            "{key}: {err:?}"
+        );
     }
     // Wrong counts and bad values.
-    for (key, value) in [(metadata::THRESHOLDS, "0.5;0.5"), (metadata::THRESHOLDS, "high"), (metadata::CLASS_NAMES, "a;b")] {
-        let md: Vec<_> = full.iter().map(|(k, v)| (*k, if *k == key { value.to_string() } else { v.clone() })).collect();
+    for (key, value) in [
+        (metadata::THRESHOLDS, "0.5;0.5"),
+        (metadata::THRESHOLDS, "high"),
+        (metadata::CLASS_NAMES, "a;b"),
+    ] {
+        let md: Vec<_> = full
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    if *k == key {
+                        value.to_string()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect();
         let bytes = loudness_model(&md);
         let model = Model::parse(&bytes).unwrap();
         let mut window = vec![0i8; T * M];
         let mut arena = vec![0u8; model.arena_len()];
-        assert!(Tagger::<4>::new(&model, TaggerConfig::default(), &mut window, &mut arena).is_err(), "{key}={value}");
+        assert!(
+            Tagger::<4>::new(&model, TaggerConfig::default(), &mut window, &mut arena).is_err(),
+            "{key}={value}"
+        );
     }
 }

@@ -38,7 +38,9 @@ fn bench(c: &mut Criterion) {
             sum
         })
     });
-    group.bench_function("float_trainer", |b| b.iter(|| float.log_mel(black_box(&samples))));
+    group.bench_function("float_trainer", |b| {
+        b.iter(|| float.log_mel(black_box(&samples)))
+    });
     group.finish();
 
     // Same measurement, printed as a ratio (one thread each, 20 repetitions).

@@ -19,13 +19,18 @@ const N: usize = 16_000;
 struct Lcg(u64);
 impl Lcg {
     fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     }
 }
 
 fn pcm(f: impl Fn(usize) -> f64) -> Vec<i16> {
-    (0..N).map(|i| (f(i) * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect()
+    (0..N)
+        .map(|i| (f(i) * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect()
 }
 
 fn signals() -> Vec<(&'static str, Vec<i16>)> {
@@ -50,11 +55,28 @@ fn signals() -> Vec<(&'static str, Vec<i16>)> {
         })
         .collect();
     vec![
-        ("tone 1 kHz, -6 dBFS", pcm(|i| 0.5 * (2.0 * PI * 1000.0 * t(i)).sin())),
-        ("tone 97 Hz, -40 dBFS", pcm(|i| 0.01 * (2.0 * PI * 97.0 * t(i)).sin())),
-        ("tone 7.5 kHz, -80 dBFS", pcm(|i| 1e-4 * (2.0 * PI * 7500.0 * t(i)).sin())),
-        ("two tones", pcm(|i| 0.4 * (2.0 * PI * 300.0 * t(i)).sin() + 0.001 * (2.0 * PI * 5000.0 * t(i)).sin())),
-        ("linear chirp 50 Hz-8 kHz", pcm(|i| 0.7 * (2.0 * PI * (50.0 + 3975.0 * t(i)) * t(i)).sin())),
+        (
+            "tone 1 kHz, -6 dBFS",
+            pcm(|i| 0.5 * (2.0 * PI * 1000.0 * t(i)).sin()),
+        ),
+        (
+            "tone 97 Hz, -40 dBFS",
+            pcm(|i| 0.01 * (2.0 * PI * 97.0 * t(i)).sin()),
+        ),
+        (
+            "tone 7.5 kHz, -80 dBFS",
+            pcm(|i| 1e-4 * (2.0 * PI * 7500.0 * t(i)).sin()),
+        ),
+        (
+            "two tones",
+            pcm(|i| {
+                0.4 * (2.0 * PI * 300.0 * t(i)).sin() + 0.001 * (2.0 * PI * 5000.0 * t(i)).sin()
+            }),
+        ),
+        (
+            "linear chirp 50 Hz-8 kHz",
+            pcm(|i| 0.7 * (2.0 * PI * (50.0 + 3975.0 * t(i)) * t(i)).sin()),
+        ),
         ("white noise, full scale", pcm(|i| white_noise[i])),
         ("white noise, -60 dBFS", pcm(|i| 1e-3 * white_noise[i])),
         ("pink noise", pcm(|i| pink[i])),
@@ -63,8 +85,26 @@ fn signals() -> Vec<(&'static str, Vec<i16>)> {
         ("one LSB noise", pcm(|i| white_noise[i].signum() / 32768.0)),
         ("DC +0.5", pcm(|_| 0.5)),
         ("DC full scale negative", vec![i16::MIN; N]),
-        ("square 440 Hz full scale", pcm(|i| if (2.0 * PI * 440.0 * t(i)).sin() >= 0.0 { 1.0 } else { -1.0 })),
-        ("square 3 kHz full scale", pcm(|i| if (2.0 * PI * 3000.0 * t(i)).sin() >= 0.0 { 1.0 } else { -1.0 })),
+        (
+            "square 440 Hz full scale",
+            pcm(|i| {
+                if (2.0 * PI * 440.0 * t(i)).sin() >= 0.0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }),
+        ),
+        (
+            "square 3 kHz full scale",
+            pcm(|i| {
+                if (2.0 * PI * 3000.0 * t(i)).sin() >= 0.0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }),
+        ),
     ]
 }
 

@@ -55,11 +55,19 @@ impl FloatFrontend {
         let bands = (0..config.n_mels)
             .map(|m| {
                 let support = bank.support(m);
-                (support.start, support.map(|k| bank.weight(m, k) as f32).collect())
+                (
+                    support.start,
+                    support.map(|k| bank.weight(m, k) as f32).collect(),
+                )
             })
             .collect();
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(config.n_fft);
-        Ok(Self { config: *config, window, fft, bands })
+        Ok(Self {
+            config: *config,
+            window,
+            fft,
+            bands,
+        })
     }
 
     /// The configuration.
@@ -89,11 +97,19 @@ impl FloatFrontend {
                 *p = z.norm_sqr();
             }
             for (o, (first, weights)) in out.iter_mut().zip(&self.bands) {
-                let mel: f32 = weights.iter().zip(&power[*first..]).map(|(w, p)| w * p).sum();
+                let mel: f32 = weights
+                    .iter()
+                    .zip(&power[*first..])
+                    .map(|(w, p)| w * p)
+                    .sum();
                 *o = (mel + c.log_eps).ln();
             }
         }
-        LogMel { n_frames, n_mels: c.n_mels, data }
+        LogMel {
+            n_frames,
+            n_mels: c.n_mels,
+            data,
+        }
     }
 
     /// Log-mel of many clips in parallel (rayon), in input order.
@@ -107,8 +123,14 @@ impl FloatFrontend {
 pub fn fixed_log_mel(config: &FrontendConfig, pcm: &[i16]) -> Result<LogMel, FrontendError> {
     let mut frontend = Frontend::new(config)?;
     let mut data = Vec::with_capacity(config.n_frames(pcm.len()) * config.n_mels);
-    frontend.push(pcm, |frame| data.extend(frame.iter().map(|&v| q16_to_f32(v))));
-    Ok(LogMel { n_frames: data.len() / config.n_mels, n_mels: config.n_mels, data })
+    frontend.push(pcm, |frame| {
+        data.extend(frame.iter().map(|&v| q16_to_f32(v)))
+    });
+    Ok(LogMel {
+        n_frames: data.len() / config.n_mels,
+        n_mels: config.n_mels,
+        data,
+    })
 }
 
 #[cfg(test)]
@@ -130,7 +152,8 @@ mod tests {
             .map(|t| {
                 let frame: Vec<f64> = (0..n)
                     .map(|i| {
-                        let w = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
+                        let w =
+                            0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos();
                         x[t * config.hop_length + i] as f64 * w
                     })
                     .collect();
@@ -147,7 +170,11 @@ mod tests {
                     .collect();
                 (0..config.n_mels)
                     .map(|m| {
-                        let mel: f64 = power.iter().enumerate().map(|(k, p)| bank.weight(m, k) * p).sum();
+                        let mel: f64 = power
+                            .iter()
+                            .enumerate()
+                            .map(|(k, p)| bank.weight(m, k) * p)
+                            .sum();
                         (mel + config.log_eps as f64).ln()
                     })
                     .collect()
@@ -163,17 +190,36 @@ mod tests {
             (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
         };
         vec![
-            ("tone 440 Hz", (0..n).map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16e3).sin()).collect()),
-            ("chirp", (0..n).map(|i| { let t = i as f32 / 16e3; 0.3 * (2.0 * std::f32::consts::PI * (100.0 + 20_000.0 * t) * t).sin() }).collect()),
+            (
+                "tone 440 Hz",
+                (0..n)
+                    .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16e3).sin())
+                    .collect(),
+            ),
+            (
+                "chirp",
+                (0..n)
+                    .map(|i| {
+                        let t = i as f32 / 16e3;
+                        0.3 * (2.0 * std::f32::consts::PI * (100.0 + 20_000.0 * t) * t).sin()
+                    })
+                    .collect(),
+            ),
             ("white noise", (0..n).map(|_| noise()).collect()),
-            ("click", (0..n).map(|i| if i == 1000 { 0.9 } else { 0.0 }).collect()),
+            (
+                "click",
+                (0..n).map(|i| if i == 1000 { 0.9 } else { 0.0 }).collect(),
+            ),
         ]
     }
 
     #[test]
     fn float_path_matches_f64_reference() {
         for n_fft in [512, 400] {
-            let config = FrontendConfig { n_fft, ..Default::default() };
+            let config = FrontendConfig {
+                n_fft,
+                ..Default::default()
+            };
             let fe = FloatFrontend::new(&config).unwrap();
             for (name, x) in signals() {
                 let got = fe.log_mel(&x);

@@ -13,7 +13,10 @@ pub fn atomic_write<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<&mut fs::File>) -> io::Result<()>,
 {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     {
@@ -30,7 +33,11 @@ where
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> io::Result<()> {
     let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     atomic_write(path, |w| {
-        let mut writer = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape_u64).writer(w).begin_nd()?;
+        let mut writer = npyz::WriteOptions::<f32>::new()
+            .default_dtype()
+            .shape(&shape_u64)
+            .writer(w)
+            .begin_nd()?;
         writer.extend(data.iter().copied())?;
         writer.finish()
     })
@@ -49,7 +56,10 @@ pub fn read_npy_f32(path: &Path) -> io::Result<(Vec<usize>, Vec<f32>)> {
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let data = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
-            npy.into_vec::<f64>()?.into_iter().map(|v| v as f32).collect()
+            npy.into_vec::<f64>()?
+                .into_iter()
+                .map(|v| v as f32)
+                .collect()
         }
         _ => npy.into_vec::<f32>()?,
     };
@@ -73,6 +83,10 @@ mod tests {
             Err(io::Error::other("interrupted"))
         });
         assert!(failed.is_err());
-        assert_eq!(read_npy_f32(&path).unwrap().1.len(), 6, "old file must survive");
+        assert_eq!(
+            read_npy_f32(&path).unwrap().1.len(),
+            6,
+            "old file must survive"
+        );
     }
 }

@@ -7,9 +7,9 @@
 
 pub mod audio;
 pub mod cli;
-pub mod frontend;
-pub mod io;
 pub mod data;
 pub mod edge;
 pub mod eval;
+pub mod frontend;
+pub mod io;
 pub mod matpac;

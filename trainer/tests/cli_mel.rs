@@ -6,20 +6,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn matpac(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_matpac")).args(args).output().expect("run matpac")
+    Command::new(env!("CARGO_BIN_EXE_matpac"))
+        .args(args)
+        .output()
+        .expect("run matpac")
 }
 
 fn write_wav(path: &Path, spec: hound::WavSpec, seconds: f32) {
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     let n = (spec.sample_rate as f32 * seconds) as usize;
     for i in 0..n {
-        let x = 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / spec.sample_rate as f32).sin();
+        let x =
+            0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / spec.sample_rate as f32).sin();
         for _ in 0..spec.channels {
             match (spec.sample_format, spec.bits_per_sample) {
                 (hound::SampleFormat::Float, _) => w.write_sample(x).unwrap(),
                 (_, 8) => w.write_sample((x * 127.0) as i8).unwrap(),
                 (_, 16) => w.write_sample((x * 32767.0) as i16).unwrap(),
-                (_, bits) => w.write_sample((x * ((1i64 << (bits - 1)) - 1) as f32) as i32).unwrap(),
+                (_, bits) => w
+                    .write_sample((x * ((1i64 << (bits - 1)) - 1) as f32) as i32)
+                    .unwrap(),
             }
         }
     }
@@ -28,7 +34,12 @@ fn write_wav(path: &Path, spec: hound::WavSpec, seconds: f32) {
 
 fn mel_of(input: &Path, fixed: bool) -> (Vec<usize>, Vec<f32>) {
     let out = input.with_extension("npy");
-    let mut args = vec!["mel", input.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "mel",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     if fixed {
         args.push("--fixed");
     }
@@ -51,7 +62,14 @@ fn every_wav_flavour_gives_the_same_features() {
         ("i8.wav", int(8, 1, 16_000)),
         ("i24.wav", int(24, 1, 16_000)),
         ("i32.wav", int(32, 1, 16_000)),
-        ("f32.wav", hound::WavSpec { sample_format: hound::SampleFormat::Float, bits_per_sample: 32, ..int(16, 1, 16_000) }),
+        (
+            "f32.wav",
+            hound::WavSpec {
+                sample_format: hound::SampleFormat::Float,
+                bits_per_sample: 32,
+                ..int(16, 1, 16_000)
+            },
+        ),
         ("stereo.wav", int(16, 2, 16_000)),
         ("44k.wav", int(16, 1, 44_100)),
     ];
@@ -64,7 +82,9 @@ fn every_wav_flavour_gives_the_same_features() {
         let reference = reference.get_or_insert(data.clone());
         // A 1 kHz tone's loudest bands: 8-bit quantisation noise and the
         // resampler's passband ripple change them by well under 0.05 ln units.
-        let peak = (0..80).max_by(|&a, &b| reference[40 * 80 + a].total_cmp(&reference[40 * 80 + b])).unwrap();
+        let peak = (0..80)
+            .max_by(|&a, &b| reference[40 * 80 + a].total_cmp(&reference[40 * 80 + b]))
+            .unwrap();
         let diff = (data[40 * 80 + peak] - reference[40 * 80 + peak]).abs();
         assert!(diff < 0.05, "{name}: peak band differs by {diff}");
     }
@@ -73,7 +93,12 @@ fn every_wav_flavour_gives_the_same_features() {
 #[test]
 fn flac_and_fixed_point_paths_work() {
     let clips = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/bundled/clips/piano");
-    let flac = std::fs::read_dir(&clips).unwrap().next().unwrap().unwrap().path();
+    let flac = std::fs::read_dir(&clips)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("clip.flac");
     std::fs::copy(&flac, &copy).unwrap();
@@ -83,13 +108,19 @@ fn flac_and_fixed_point_paths_work() {
     assert_eq!(shape_float[1], 80);
     // Fixed vs float budget (DESIGN.md) on the loud bins; quiet bins are
     // dominated by ε in both paths.
-    let err = float.iter().zip(&fixed).filter(|(f, _)| **f > -10.0).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = float
+        .iter()
+        .zip(&fixed)
+        .filter(|(f, _)| **f > -10.0)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err <= 0.02, "fixed vs float {err}");
 }
 
 #[test]
 fn ogg_vorbis_stereo_at_22k_is_decoded_mixed_and_resampled() {
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/piano_22k_stereo.ogg");
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio/piano_22k_stereo.ogg");
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("clip.ogg");
     std::fs::copy(&fixture, &copy).unwrap();
@@ -109,12 +140,30 @@ fn bad_inputs_fail_with_one_line_naming_the_file() {
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, b"this is not audio at all, just some text").unwrap();
     let good = dir.path().join("good.wav");
-    write_wav(&good, hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }, 1.0);
+    write_wav(
+        &good,
+        hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+        1.0,
+    );
     let bytes = std::fs::read(&good).unwrap();
     let truncated = dir.path().join("truncated.wav");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2 + 1]).unwrap();
     let short = dir.path().join("short.wav");
-    write_wav(&short, hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }, 0.01);
+    write_wav(
+        &short,
+        hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+        0.01,
+    );
     let missing = dir.path().join("missing.wav");
     let out = dir.path().join("out.npy");
     for (path, what) in [
@@ -124,11 +173,19 @@ fn bad_inputs_fail_with_one_line_naming_the_file() {
         (&truncated, "truncated"),
         (&short, "too short"),
     ] {
-        let o = matpac(&["mel", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let o = matpac(&[
+            "mel",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{what}: should fail");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()), "names the file: {stderr}");
+        assert!(
+            stderr.contains(path.file_name().unwrap().to_str().unwrap()),
+            "names the file: {stderr}"
+        );
         assert!(stderr.contains(what), "says `{what}`: {stderr}");
         assert!(!out.exists(), "no output written for {what}");
     }

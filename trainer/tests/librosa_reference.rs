@@ -18,14 +18,19 @@ const FIXED_TOL: f32 = 0.02;
 const SIGNALS: [&str; 4] = ["tone", "chirp", "noise", "bundled_clip"];
 
 fn fixture(name: &str) -> (Vec<usize>, Vec<f32>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/librosa").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/librosa")
+        .join(name);
     read_npy_f32(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
 fn filterbank_matches_librosa() {
     for n_fft in [512, 400] {
-        let config = FrontendConfig { n_fft, ..Default::default() };
+        let config = FrontendConfig {
+            n_fft,
+            ..Default::default()
+        };
         let bank = SlaneyFilterbank::new(&config).unwrap();
         let (shape, librosa) = fixture(&format!("mel_fb_{n_fft}.npy"));
         assert_eq!(shape, vec![80, n_fft / 2 + 1]);

@@ -123,7 +123,8 @@ fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
         t[0] += ticks(|| hann.apply(pcm, &mut buf)).0;
         let mut copy = buf;
         t[1] += ticks(|| black_box(microfft::real::rfft_512(black_box(&mut copy))).len()).0;
-        let (dt, shift) = ticks(|| fft::power_spectrum(&mut buf, &mut power, mel.used_bins(), max_scale_exp));
+        let (dt, shift) =
+            ticks(|| fft::power_spectrum(&mut buf, &mut power, mel.used_bins(), max_scale_exp));
         t[2] += dt;
         t[3] += ticks(|| mel.apply(&power, &mut sums)).0;
         let s = shift + fixed_bits;

@@ -138,11 +138,23 @@ mod tests {
         assert!(ok.validate_fixed().is_ok());
         for c in [
             FrontendConfig { n_fft: 400, ..ok },
-            FrontendConfig { hop_length: 0, ..ok },
-            FrontendConfig { win_length: 600, ..ok },
-            FrontendConfig { f_max: 9_000.0, ..ok },
+            FrontendConfig {
+                hop_length: 0,
+                ..ok
+            },
+            FrontendConfig {
+                win_length: 600,
+                ..ok
+            },
+            FrontendConfig {
+                f_max: 9_000.0,
+                ..ok
+            },
             FrontendConfig { n_mels: 200, ..ok },
-            FrontendConfig { log_eps: f32::NAN, ..ok },
+            FrontendConfig {
+                log_eps: f32::NAN,
+                ..ok
+            },
         ] {
             assert!(c.validate_fixed().is_err(), "{c:?}");
         }

@@ -39,7 +39,9 @@ pub fn power_spectrum(
     // |v| compared as bits: monotonic for finite floats, and no call to
     // `fmaxf` (Cortex-M4's FPU has no max instruction).
     let abs_bits = |v: f32| v.to_bits() & 0x7fff_ffff;
-    let mut max_bits = spectrum[half.clone()].iter().fold(0, |m, c| m.max(abs_bits(c.re)).max(abs_bits(c.im)));
+    let mut max_bits = spectrum[half.clone()]
+        .iter()
+        .fold(0, |m, c| m.max(abs_bits(c.re)).max(abs_bits(c.im)));
     if with_nyquist {
         max_bits = max_bits.max(abs_bits(nyquist));
     }
@@ -83,13 +85,18 @@ mod tests {
         let input = buf;
         let mut power = [0u32; FFT_BINS];
         let shift = power_spectrum(&mut buf, &mut power, 0..FFT_BINS, 60);
-        let max_p = (0..FFT_BINS).map(|k| naive_power(&input, k)).fold(0.0, f64::max);
+        let max_p = (0..FFT_BINS)
+            .map(|k| naive_power(&input, k))
+            .fold(0.0, f64::max);
         for k in 0..FFT_BINS {
             let expect = naive_power(&input, k);
             let got = power[k] as f64 * 2f64.powi(-shift);
             // Error budget: f32 FFT (~1e-6 of the largest component) plus the
             // 31-bit rounding of the power (2^-31 of the largest power).
-            assert!((got - expect).abs() <= 1e-5 * max_p, "bin {k}: {got} vs {expect}");
+            assert!(
+                (got - expect).abs() <= 1e-5 * max_p,
+                "bin {k}: {got} vs {expect}"
+            );
         }
     }
 

@@ -88,7 +88,10 @@ impl LogQ {
         } else {
             (fraction | 1 << 23, biased - 150)
         };
-        Self { eps_mantissa, eps_exponent }
+        Self {
+            eps_mantissa,
+            eps_exponent,
+        }
     }
 
     /// Largest `s` for which `ε · 2^s` stays below `2^62`.
@@ -119,7 +122,10 @@ impl LogQ {
         } else {
             0
         };
-        LogAt { eps_term, s_q16: (s as i64) << LOG_MEL_FRAC_BITS }
+        LogAt {
+            eps_term,
+            s_q16: (s as i64) << LOG_MEL_FRAC_BITS,
+        }
     }
 }
 
@@ -148,7 +154,10 @@ mod tests {
     fn table_matches_libm_to_one_lsb() {
         for (i, &t) in LOG2_LUT_Q16.iter().enumerate() {
             let expect = (1.0 + i as f64 / 256.0).log2() * 65536.0;
-            assert!((t as f64 - expect).abs() <= 0.5 + 1e-9, "i={i}: {t} vs {expect}");
+            assert!(
+                (t as f64 - expect).abs() <= 0.5 + 1e-9,
+                "i={i}: {t} vs {expect}"
+            );
         }
     }
 
@@ -169,10 +178,19 @@ mod tests {
     #[test]
     fn ln_includes_epsilon_and_exponent() {
         let log = LogQ::new(f32::EPSILON);
-        for (m, s) in [(0u64, 40), (1 << 20, 40), (123_456_789, 10), (1 << 40, 60), (5, 0)] {
+        for (m, s) in [
+            (0u64, 40),
+            (1 << 20, 40),
+            (123_456_789, 10),
+            (1 << 40, 60),
+            (5, 0),
+        ] {
             let expect = (m as f64 * 2f64.powi(-s) + f32::EPSILON as f64).ln();
             let got = log.ln_q16(m, s) as f64 / 65536.0;
-            assert!((got - expect).abs() < 3e-5, "m={m} s={s}: {got} vs {expect}");
+            assert!(
+                (got - expect).abs() < 3e-5,
+                "m={m} s={s}: {got} vs {expect}"
+            );
         }
         assert!(log.max_exponent() >= 60);
     }

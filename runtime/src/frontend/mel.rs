@@ -57,7 +57,10 @@ impl SlaneyFilterbank {
                 reason: "at most 128 mel bands are supported",
             });
         }
-        let (lo, hi) = (hz_to_mel(config.f_min as f64), hz_to_mel(config.f_max as f64));
+        let (lo, hi) = (
+            hz_to_mel(config.f_min as f64),
+            hz_to_mel(config.f_max as f64),
+        );
         let points = config.n_mels + 2;
         let mut edges_hz = [0.0; MAX_MELS + 2];
         for (i, edge) in edges_hz.iter_mut().take(points).enumerate() {
@@ -156,7 +159,8 @@ impl MelQ {
             });
         }
         // Largest shift with max_w · 2^shift ≤ u16::MAX (capped: 2^40 is ample).
-        let weight_shift = (libm::floor(libm::log2(u16::MAX as f64 / max_w)) as i32).clamp(0, 40) as u32;
+        let weight_shift =
+            (libm::floor(libm::log2(u16::MAX as f64 / max_w)) as i32).clamp(0, 40) as u32;
         let scale = libm::pow(2.0, weight_shift as f64);
         let mut mel = Self {
             bands: [BandQ::default(); MAX_MELS],
@@ -168,9 +172,12 @@ impl MelQ {
         for band in 0..bank.n_mels() {
             let support = bank.support(band);
             let end = offset + support.len();
-            let slot = mel.weights.get_mut(offset..end).ok_or(Error::UnsupportedFrontend {
-                reason: "mel bands overlap more than pairwise",
-            })?;
+            let slot = mel
+                .weights
+                .get_mut(offset..end)
+                .ok_or(Error::UnsupportedFrontend {
+                    reason: "mel bands overlap more than pairwise",
+                })?;
             for (w, bin) in slot.iter_mut().zip(support.clone()) {
                 *w = libm::round(bank.weight(band, bin) * scale).min(u16::MAX as f64) as u16;
             }
@@ -187,8 +194,15 @@ impl MelQ {
     /// The bins any band uses, `first..end` (empty if none).
     pub fn used_bins(&self) -> core::ops::Range<usize> {
         let bands = self.bands.iter().take(self.n_mels).filter(|b| b.len > 0);
-        let first = bands.clone().map(|b| b.first_bin as usize).min().unwrap_or(0);
-        let end = bands.map(|b| (b.first_bin + b.len) as usize).max().unwrap_or(0);
+        let first = bands
+            .clone()
+            .map(|b| b.first_bin as usize)
+            .min()
+            .unwrap_or(0);
+        let end = bands
+            .map(|b| (b.first_bin + b.len) as usize)
+            .max()
+            .unwrap_or(0);
         first..end.max(first)
     }
 
@@ -206,7 +220,11 @@ impl MelQ {
             let len = band.len as usize;
             let bins = power.get(first..first + len).unwrap_or(&[]);
             let weights = self.weights.get(offset..offset + len).unwrap_or(&[]);
-            *acc = bins.iter().zip(weights).map(|(&p, &w)| p as u64 * w as u64).sum();
+            *acc = bins
+                .iter()
+                .zip(weights)
+                .map(|(&p, &w)| p as u64 * w as u64)
+                .sum();
         }
     }
 }
@@ -228,7 +246,9 @@ mod tests {
     fn each_bin_is_in_at_most_two_bands() {
         let bank = SlaneyFilterbank::new(&FrontendConfig::default()).unwrap();
         for bin in 0..bank.n_bins() {
-            let n = (0..bank.n_mels()).filter(|&b| bank.weight(b, bin) > 0.0).count();
+            let n = (0..bank.n_mels())
+                .filter(|&b| bank.weight(b, bin) > 0.0)
+                .count();
             assert!(n <= 2, "bin {bin} is in {n} bands");
         }
     }
@@ -243,7 +263,11 @@ mod tests {
             let b = q.bands[band];
             for bin in 0..config.n_bins() {
                 let i = bin.wrapping_sub(b.first_bin as usize);
-                let wq = if i < b.len as usize { q.weights[b.offset as usize + i] } else { 0 };
+                let wq = if i < b.len as usize {
+                    q.weights[b.offset as usize + i]
+                } else {
+                    0
+                };
                 let err = (wq as f64 * step - bank.weight(band, bin)).abs();
                 assert!(err <= step / 2.0 + 1e-15, "band {band} bin {bin}: {err}");
             }

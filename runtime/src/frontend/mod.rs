@@ -35,7 +35,9 @@ pub fn mel_exponent_bits(mel: &MelQ) -> i32 {
 /// Cap on the FFT's per-frame scale exponent `a` (its shift is `2a − 30`) so
 /// that the total exponent stays within what `log` can take.
 pub fn max_scale_exp(mel: &MelQ, log: &LogQ) -> i32 {
-    (log.max_exponent() - mel_exponent_bits(mel) + 30).div_euclid(2).min(60)
+    (log.max_exponent() - mel_exponent_bits(mel) + 30)
+        .div_euclid(2)
+        .min(60)
 }
 
 /// The streaming front end. About 9 KB of state; allocates nothing.
@@ -127,7 +129,8 @@ impl Frontend {
     /// One frame from `samples[..win_length]` into `frame`.
     fn compute_frame(&mut self) {
         // Window: x·w exact in i32 (PCM Q15 · window Q15 = Q30 of [-1, 1) units).
-        self.window.apply(&self.samples[..self.config.win_length], &mut self.fft);
+        self.window
+            .apply(&self.samples[..self.config.win_length], &mut self.fft);
         // |X|² = power · 2^−shift in Q30 units, i.e. · 2^−(shift + 60) in [-1, 1) units.
         let used = self.used_bins.clone();
         let shift = fft::power_spectrum(&mut self.fft, &mut self.power, used, self.max_scale_exp);
@@ -147,7 +150,10 @@ mod tests {
 
     fn tone(n: usize, freq: f64, amp: f64) -> Vec<i16> {
         (0..n)
-            .map(|i| (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / 16_000.0).sin()).round() as i16)
+            .map(|i| {
+                (amp * (2.0 * std::f64::consts::PI * freq * i as f64 / 16_000.0).sin()).round()
+                    as i16
+            })
             .collect()
     }
 
@@ -158,7 +164,11 @@ mod tests {
         fe.push(&[0i16; 1000], |f| {
             frames += 1;
             for &v in f {
-                assert!((q16_to_f32(v) - f32::EPSILON.ln()).abs() < 1e-4, "{}", q16_to_f32(v));
+                assert!(
+                    (q16_to_f32(v) - f32::EPSILON.ln()).abs() < 1e-4,
+                    "{}",
+                    q16_to_f32(v)
+                );
             }
         });
         assert_eq!(frames, 1 + (1000 - 400) / 160);
@@ -169,10 +179,15 @@ mod tests {
         let mut fe = Frontend::new(&FrontendConfig::default()).unwrap();
         let bank = mel::SlaneyFilterbank::new(&FrontendConfig::default()).unwrap();
         let bin = (1000.0f64 / 31.25).round() as usize;
-        let expect = (0..80).max_by(|&a, &b| bank.weight(a, bin).total_cmp(&bank.weight(b, bin))).unwrap();
+        let expect = (0..80)
+            .max_by(|&a, &b| bank.weight(a, bin).total_cmp(&bank.weight(b, bin)))
+            .unwrap();
         fe.push(&tone(2000, 1000.0, 10_000.0), |f| {
             let peak = (0..80).max_by_key(|&m| f[m]).unwrap();
-            assert!(peak.abs_diff(expect) <= 1, "peak band {peak}, expected {expect}");
+            assert!(
+                peak.abs_diff(expect) <= 1,
+                "peak band {peak}, expected {expect}"
+            );
         });
     }
 

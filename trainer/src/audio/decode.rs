@@ -33,11 +33,18 @@ impl Decoded {
 /// Decodes a whole file. The format is recognised from its first bytes
 /// (`RIFF…WAVE` goes to hound), otherwise symphonia probes it.
 pub fn decode(path: &Path) -> Result<Decoded, AudioError> {
-    let io = |source| AudioError::Io { path: path.to_owned(), source };
+    let io = |source| AudioError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut magic = [0u8; 12];
-    let n = File::open(path).and_then(|mut f| f.read(&mut magic)).map_err(io)?;
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(io)?;
     if n == 0 {
-        return Err(AudioError::Empty { path: path.to_owned() });
+        return Err(AudioError::Empty {
+            path: path.to_owned(),
+        });
     }
     if n == 12 && &magic[0..4] == b"RIFF" && &magic[8..12] == b"WAVE" {
         decode_wav(path)
@@ -49,19 +56,31 @@ pub fn decode(path: &Path) -> Result<Decoded, AudioError> {
 fn decode_wav(path: &Path) -> Result<Decoded, AudioError> {
     let corrupt = |e: hound::Error| match e {
         hound::Error::IoError(source) if source.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::Corrupt { path: path.to_owned(), reason: "the file ends before its data does".into() }
+            AudioError::Corrupt {
+                path: path.to_owned(),
+                reason: "the file ends before its data does".into(),
+            }
         }
-        hound::Error::IoError(source) => AudioError::Io { path: path.to_owned(), source },
+        hound::Error::IoError(source) => AudioError::Io {
+            path: path.to_owned(),
+            source,
+        },
         hound::Error::Unsupported => AudioError::Unsupported {
             path: path.to_owned(),
             reason: "unsupported WAV encoding".into(),
         },
-        other => AudioError::Corrupt { path: path.to_owned(), reason: other.to_string() },
+        other => AudioError::Corrupt {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
     };
     let reader = hound::WavReader::open(path).map_err(corrupt)?;
     let spec = reader.spec();
     let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.into_samples::<f32>().collect::<Result<_, _>>().map_err(corrupt)?,
+        hound::SampleFormat::Float => reader
+            .into_samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?,
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
             reader
@@ -71,7 +90,11 @@ fn decode_wav(path: &Path) -> Result<Decoded, AudioError> {
                 .map_err(corrupt)?
         }
     };
-    Ok(Decoded { sample_rate: spec.sample_rate, channels: spec.channels as usize, samples })
+    Ok(Decoded {
+        sample_rate: spec.sample_rate,
+        channels: spec.channels as usize,
+        samples,
+    })
 }
 
 fn decode_symphonia(path: &Path) -> Result<Decoded, AudioError> {
@@ -83,16 +106,30 @@ fn decode_symphonia(path: &Path) -> Result<Decoded, AudioError> {
     use symphonia::core::meta::MetadataOptions;
     use symphonia::core::probe::Hint;
 
-    let unsupported = |reason: String| AudioError::Unsupported { path: path.to_owned(), reason };
-    let corrupt = |reason: String| AudioError::Corrupt { path: path.to_owned(), reason };
-    let file = File::open(path).map_err(|source| AudioError::Io { path: path.to_owned(), source })?;
+    let unsupported = |reason: String| AudioError::Unsupported {
+        path: path.to_owned(),
+        reason,
+    };
+    let corrupt = |reason: String| AudioError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = File::open(path).map_err(|source| AudioError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let stream = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
     let probed = symphonia::default::get_probe()
-        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
+        .format(
+            &hint,
+            stream,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
         .map_err(|e| unsupported(e.to_string()))?;
     let mut format = probed.format;
     let track = format
@@ -131,5 +168,9 @@ fn decode_symphonia(path: &Path) -> Result<Decoded, AudioError> {
     }
     let sample_rate = sample_rate.ok_or_else(|| corrupt("no sample rate".into()))?;
     let channels = channels.unwrap_or(1).max(1);
-    Ok(Decoded { sample_rate, channels, samples })
+    Ok(Decoded {
+        sample_rate,
+        channels,
+        samples,
+    })
 }

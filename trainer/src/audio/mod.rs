@@ -63,7 +63,9 @@ pub enum AudioError {
 pub fn load_audio(path: &Path, target_sr: u32) -> Result<Vec<f32>, AudioError> {
     let decoded = decode(path)?;
     if decoded.samples.is_empty() {
-        return Err(AudioError::Empty { path: path.to_owned() });
+        return Err(AudioError::Empty {
+            path: path.to_owned(),
+        });
     }
     let mono = decoded.to_mono();
     resample(&mono, decoded.sample_rate, target_sr).map_err(|reason| AudioError::Resample {
@@ -79,6 +81,10 @@ pub fn load_audio(path: &Path, target_sr: u32) -> Result<Vec<f32>, AudioError> {
 pub fn to_pcm_i16(samples: &[f32]) -> Vec<i16> {
     samples
         .iter()
-        .map(|&x| (x * matpac_runtime::frontend::PCM_SCALE).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16)
+        .map(|&x| {
+            (x * matpac_runtime::frontend::PCM_SCALE)
+                .round()
+                .clamp(i16::MIN as f32, i16::MAX as f32) as i16
+        })
         .collect()
 }

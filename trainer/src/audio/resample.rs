@@ -15,15 +15,17 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String>
     if from == 0 || to == 0 {
         return Err("sample rates must be positive".into());
     }
-    let mut resampler =
-        FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK, 2, 1).map_err(|e| e.to_string())?;
+    let mut resampler = FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK, 2, 1)
+        .map_err(|e| e.to_string())?;
     let expected = (samples.len() as u64 * to as u64).div_ceil(from as u64) as usize;
     let delay = resampler.output_delay();
     let mut out = Vec::with_capacity(expected + delay + CHUNK);
     let mut pos = 0;
     while out.len() < expected + delay {
         let need = resampler.input_frames_next();
-        let chunk = samples.get(pos..(pos + need).min(samples.len())).unwrap_or(&[]);
+        let chunk = samples
+            .get(pos..(pos + need).min(samples.len()))
+            .unwrap_or(&[]);
         pos += need;
         // rubato reads an empty channel slice as "inactive", so the flush
         // after the input runs out passes no input at all.
@@ -47,7 +49,9 @@ mod tests {
     #[test]
     fn a_tone_keeps_its_frequency_and_level() {
         let tone = |sr: u32, n: usize| -> Vec<f32> {
-            (0..n).map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / sr as f32).sin()).collect()
+            (0..n)
+                .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / sr as f32).sin())
+                .collect()
         };
         let input = tone(44_100, 44_100);
         let out = resample(&input, 44_100, 16_000).unwrap();
@@ -55,7 +59,11 @@ mod tests {
         let expect = tone(16_000, 16_000);
         // Away from the edges (filter transients), a band-limited tone is
         // reproduced to within 1e-3 (the sinc/FFT filter's passband ripple).
-        let err = out[500..15_500].iter().zip(&expect[500..15_500]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let err = out[500..15_500]
+            .iter()
+            .zip(&expect[500..15_500])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         assert!(err < 1e-3, "max error {err}");
     }
 

@@ -36,9 +36,12 @@ pub struct Args {
 
 /// Parses the model (errors name the node and the reason), runs each input row.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.model).with_context(|| format!("{}: cannot read model", args.model.display()))?;
-    let model = Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
-    let (shape, data) = read_npy_f32(&args.input).with_context(|| format!("{}: cannot read .npy", args.input.display()))?;
+    let bytes = std::fs::read(&args.model)
+        .with_context(|| format!("{}: cannot read model", args.model.display()))?;
+    let model =
+        Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    let (shape, data) = read_npy_f32(&args.input)
+        .with_context(|| format!("{}: cannot read .npy", args.input.display()))?;
     let per_sample = model.input_len();
     if data.is_empty() || data.len() % per_sample != 0 {
         bail!(
@@ -57,18 +60,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         EngineChoice::Tract => tract_engine(&bytes)?,
     };
     let mut out = vec![0f32; rows * engine.output_len()];
-    for (x, y) in data.chunks(per_sample).zip(out.chunks_mut(engine.output_len())) {
-        engine.run(x, y).map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
+    for (x, y) in data
+        .chunks(per_sample)
+        .zip(out.chunks_mut(engine.output_len()))
+    {
+        engine
+            .run(x, y)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.model.display()))?;
     }
     write_npy_f32(&args.out, &[rows, model.output_len()], &out)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("{rows} input(s) → {} ({:?})", args.out.display(), args.engine);
+    eprintln!(
+        "{rows} input(s) → {} ({:?})",
+        args.out.display(),
+        args.engine
+    );
     Ok(())
 }
 
 #[cfg(feature = "tract")]
 fn tract_engine(bytes: &[u8]) -> anyhow::Result<Box<dyn Engine>> {
-    let engine = matpac_runtime::engine::TractEngine::from_bytes(bytes).map_err(|e| anyhow::anyhow!("tract: {e}"))?;
+    let engine = matpac_runtime::engine::TractEngine::from_bytes(bytes)
+        .map_err(|e| anyhow::anyhow!("tract: {e}"))?;
     Ok(Box::new(engine))
 }
 

@@ -3,8 +3,8 @@
 
 use crate::audio::{load_audio, to_pcm_i16};
 use anyhow::{Context, anyhow};
-use matpac_runtime::tagger::{Event, Tagger, TaggerConfig};
 use matpac_runtime::Model;
+use matpac_runtime::tagger::{Event, Tagger, TaggerConfig};
 use std::path::PathBuf;
 
 /// Most classes a host tagger handles.
@@ -42,9 +42,14 @@ pub struct Args {
 
 /// Tags every file and prints its events in order.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.model).with_context(|| format!("{}: cannot read model", args.model.display()))?;
+    let bytes = std::fs::read(&args.model)
+        .with_context(|| format!("{}: cannot read model", args.model.display()))?;
     let model = Model::parse(&bytes).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
-    let config = TaggerConfig { stride_frames: args.stride_frames, smoothing_windows: args.smoothing, ..Default::default() };
+    let config = TaggerConfig {
+        stride_frames: args.stride_frames,
+        smoothing_windows: args.smoothing,
+        ..Default::default()
+    };
     if args.format == Format::Csv {
         println!("file,onset,offset,class,score");
     }
@@ -56,22 +61,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let sample_rate = tagger.frontend_config().sample_rate;
         let pcm = to_pcm_i16(&load_audio(file, sample_rate)?);
         let mut events = Vec::new();
-        tagger.push(&pcm, |e| events.push(e)).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        tagger
+            .push(&pcm, |e| events.push(e))
+            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
         tagger.finish(|e| events.push(e));
         for event in &events {
-            println!("{}", format_event(&args.format, file, event, tagger.class_name(event.class), sample_rate));
+            println!(
+                "{}",
+                format_event(
+                    &args.format,
+                    file,
+                    event,
+                    tagger.class_name(event.class),
+                    sample_rate
+                )
+            );
         }
     }
     Ok(())
 }
 
 /// One event as a line in `format`.
-pub fn format_event(format: &Format, file: &std::path::Path, event: &Event, class: &str, sample_rate: u32) -> String {
+pub fn format_event(
+    format: &Format,
+    file: &std::path::Path,
+    event: &Event,
+    class: &str,
+    sample_rate: u32,
+) -> String {
     let seconds = |samples: u64| samples as f64 / sample_rate as f64;
     match format {
         Format::Text => {
             let mut line = format!("{}: ", file.display());
-            event.write_text(&mut line, class, sample_rate).expect("writing to a String");
+            event
+                .write_text(&mut line, class, sample_rate)
+                .expect("writing to a String");
             line
         }
         Format::Json => serde_json::json!({

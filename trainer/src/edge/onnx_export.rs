@@ -355,7 +355,10 @@ pub fn metadata_entries(
         (keys::FEATURE_MEAN.into(), format!("{}", meta.feature_mean)),
         (keys::FEATURE_STD.into(), format!("{}", meta.feature_std)),
         (keys::INPUT_SCALE.into(), format!("{:e}", q.input.scale)),
-        (keys::INPUT_ZERO_POINT.into(), format!("{}", q.input.zero_point)),
+        (
+            keys::INPUT_ZERO_POINT.into(),
+            format!("{}", q.input.zero_point),
+        ),
         (keys::OUTPUT_KIND.into(), meta.output.as_str().into()),
         (keys::PROVENANCE.into(), meta.provenance.clone()),
     ])
