@@ -57,23 +57,9 @@ pub fn train_device() -> Device {
 
 /// Audio files under `dir`, sorted.
 pub fn audio_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| ["wav", "flac", "ogg"].contains(&e.to_ascii_lowercase().as_str()))
-            {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
-    walk(dir, &mut out).with_context(|| format!("listing {}", dir.display()))?;
+    crate::data::readers::walk_audio(dir, &mut out)
+        .with_context(|| format!("listing {}", dir.display()))?;
     out.sort();
     Ok(out)
 }

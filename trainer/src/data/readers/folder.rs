@@ -24,7 +24,7 @@ pub fn read_folder_per_class(root: &Path) -> Result<Dataset, DataError> {
     let mut clips = Vec::new();
     for dir in classes {
         let mut files = Vec::new();
-        walk(&dir, &mut files).map_err(io(&dir))?;
+        walk_audio(&dir, &mut files).map_err(io(&dir))?;
         if files.is_empty() {
             continue;
         }
@@ -68,11 +68,12 @@ fn name_of_dir(dir: &Path) -> String {
         .into_owned()
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Appends every WAV/FLAC/OGG file under `dir` (recursive, any case of extension) to `out`.
+pub fn walk_audio(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            walk(&path, out)?;
+            walk_audio(&path, out)?;
         } else if path
             .extension()
             .and_then(|e| e.to_str())

@@ -12,6 +12,7 @@
 
 mod csv;
 mod folder;
+pub use folder::walk_audio;
 mod numbered;
 mod table;
 
