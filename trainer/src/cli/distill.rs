@@ -5,18 +5,23 @@
 //! window and learns them through a projection (cosine loss). Saves a student
 //! checkpoint for `matpac train-tagger --init`.
 //!
-//! The KL term to the teacher's pseudo-class distribution is implemented in
-//! [`crate::edge::distill`] but not fed here yet: it needs the MATPAC head
-//! applied to the teacher encoder's clip tokens, which `matpac::Trainer` does
-//! not expose.
+//! The KL term's target is the teacher's pseudo-class distribution of the
+//! same window ([`crate::matpac::Trainer::pseudo_classes`]); `--kl-weight 0`
+//! turns it off. With `--probe DATA` the student's linear-probe accuracy is
+//! reported next to the teacher's, both on DATA's splits.
 
 use super::embed::clip_list;
+use super::probe::{ProbeOptions, probe_data};
 use crate::audio::{load_audio, to_pcm_i16};
+use crate::data::{readers, splits};
 use crate::edge::checkpoint::{StudentInfo, save};
 use crate::edge::distill::{DistillConfig, DistillTargets, distill};
 use crate::edge::features::{FeatureStats, clip_windows};
 use crate::edge::pipeline::HOP_FRAMES;
+use crate::edge::pipeline::student_clip_embeddings;
 use crate::edge::student::StudentConfig;
+use crate::eval::embed::ClipEncoder;
+use crate::eval::run::probe_dataset;
 use crate::frontend::FloatFrontend;
 use crate::matpac::checkpoint;
 use crate::matpac::run::checkpoint_path;
@@ -52,10 +57,34 @@ pub struct Args {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Weight of the cosine loss to the teacher's embedding.
+    #[arg(long, default_value_t = DistillConfig::default().cosine_weight)]
+    pub cosine_weight: f64,
+    /// Weight of the KL loss to the teacher's pseudo-class distribution (0: off).
+    #[arg(long, default_value_t = DistillConfig::default().kl_weight)]
+    pub kl_weight: f64,
+    /// Labelled data set: report the student's linear-probe accuracy next to the teacher's.
+    #[arg(long)]
+    pub probe: Option<PathBuf>,
+}
+
+/// What `matpac distill` measured.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Training windows.
+    pub windows: usize,
+    /// Mean cosine distance to the teacher's embedding after the last epoch.
+    pub cosine_distance: f64,
+    /// Student parameters.
+    pub params: usize,
+    /// Student multiply-accumulates per window.
+    pub macs: usize,
+    /// `(teacher, student)` linear-probe test accuracy (mean over splits) with `--probe`.
+    pub probe: Option<(f64, f64)>,
 }
 
 /// Computes teacher targets, distils, saves.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<Summary> {
     let student = match args.preset.as_str() {
         "default" => StudentConfig::default(),
         "tiny" => StudentConfig::tiny(1),
@@ -73,7 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (t, m) = (student.n_frames, student.n_mels);
     let need = fe.win_length + (t - 1) * fe.hop_length;
     let mut windows = Vec::new();
-    let mut targets = DistillTargets::default();
+    let mut targets = DistillTargets {
+        probs: (args.kl_weight > 0.0).then(Vec::new),
+        ..Default::default()
+    };
     let clips = clip_list(&args.data)?;
     for path in &clips {
         let mut samples = load_audio(path, fe.sample_rate)
@@ -93,6 +125,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             targets.embedding.push(teacher.embed_clip(&mel_major, m, t));
+            if let Some(p) = &mut targets.probs {
+                p.push(teacher.pseudo_classes(&mel_major, m, t));
+            }
             windows.push(w);
         }
     }
@@ -113,10 +148,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         batch: args.batch,
         lr: args.lr,
         seed: args.seed,
-        kl_weight: 0.0,
+        cosine_weight: args.cosine_weight,
+        kl_weight: args.kl_weight,
         ..Default::default()
     };
-    let (model, _) = distill(
+    let (model, reports) = distill(
         &student,
         &dc,
         &windows,
@@ -146,5 +182,60 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     save(&args.out, &info, &model)?;
     eprintln!("→ {}", args.out.display());
-    Ok(())
+    let probe = match &args.probe {
+        Some(data) => Some(probe_both(&ckpt, &info, &model, data, args.seed)?),
+        None => None,
+    };
+    let stats = info.student.stats();
+    Ok(Summary {
+        windows: windows.len(),
+        cosine_distance: reports.last().map_or(f64::NAN, |r| r.val_loss),
+        params: stats.params,
+        macs: stats.macs,
+        probe,
+    })
+}
+
+/// Linear-probe test accuracy (mean over `data`'s splits) of the teacher's
+/// clip embeddings and of the student's pooled embeddings, same splits and
+/// probe settings.
+fn probe_both(
+    teacher: &std::path::Path,
+    info: &StudentInfo,
+    model: &crate::edge::student::Student,
+    data: &std::path::Path,
+    seed: u64,
+) -> anyhow::Result<(f64, f64)> {
+    let opts = ProbeOptions {
+        seed,
+        ..ProbeOptions::default()
+    };
+    let (_, t) = probe_data(&ClipEncoder::from_checkpoint(teacher)?, data, &opts)?;
+    let ds = readers::open(data)?;
+    let plan = splits::plan(&ds, opts.folds, opts.seed)?;
+    let net = model.to_float_net(&info.student);
+    let x = student_clip_embeddings(
+        &net,
+        &info.features,
+        &FrontendConfig::default(),
+        &info.student,
+        &ds.paths(),
+    )?;
+    let s = probe_dataset(
+        &ds,
+        &x,
+        info.student.embedding_dim(),
+        &plan,
+        &opts.probe_config(),
+    )?;
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let (ta, sa) = (mean(t.accuracies()), mean(s.accuracies()));
+    println!(
+        "linear probe on {}: teacher {:.1} %, student {:.1} % ({:+.1} points)",
+        ds.name,
+        100.0 * ta,
+        100.0 * sa,
+        100.0 * (sa - ta)
+    );
+    Ok((ta, sa))
 }

@@ -29,8 +29,21 @@ pub struct Args {
     pub output: String,
 }
 
+/// What `matpac export` wrote.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// File size, bytes.
+    pub bytes: usize,
+    /// Parameters.
+    pub params: usize,
+    /// Multiply-accumulates per window.
+    pub macs: usize,
+    /// Runtime activation arena, bytes.
+    pub arena: usize,
+}
+
 /// Calibrates and writes.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<Summary> {
     let output = match args.output.as_str() {
         "sigmoid" => OutputKind::Sigmoid,
         "logits" => OutputKind::Logits,
@@ -57,5 +70,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         output,
         model.output_len()
     );
-    Ok(())
+    Ok(Summary {
+        bytes: bytes.len(),
+        params: stats.params,
+        macs: stats.macs,
+        arena: model.arena_len(),
+    })
 }

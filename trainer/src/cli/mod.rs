@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, each a thin layer over the library.
 
+mod demo;
 mod distill;
 mod embed;
 mod export;
@@ -48,6 +49,8 @@ pub enum Command {
     Quantize(quantize::Args),
     /// Quantise and write the int8 `.onnx` (with metadata) the runtime runs.
     Export(export::Args),
+    /// The whole pipeline on the bundled data: pretrain → probe → distill → tagger → int8 → tag; report.md.
+    Demo(demo::Args),
 }
 
 /// Runs one parsed command line.
@@ -59,10 +62,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pretrain(args) => pretrain::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Probe(args) => probe::run(args),
-        Command::ProbeSuite(args) => probe_suite::run(args),
-        Command::Distill(args) => distill::run(args),
-        Command::TrainTagger(args) => train_tagger::run(args),
-        Command::Quantize(args) => quantize::run(args),
-        Command::Export(args) => export::run(args),
+        Command::ProbeSuite(args) => probe_suite::run(args).map(drop),
+        Command::Distill(args) => distill::run(args).map(drop),
+        Command::TrainTagger(args) => train_tagger::run(args).map(drop),
+        Command::Quantize(args) => quantize::run(args).map(drop),
+        Command::Export(args) => export::run(args).map(drop),
+        Command::Demo(args) => demo::run(args),
     }
 }

@@ -45,8 +45,21 @@ pub struct ProbeOptions {
     pub quiet: bool,
 }
 
+impl Default for ProbeOptions {
+    /// The command line's defaults (parsed from an empty command line, so they cannot drift).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            opts: ProbeOptions,
+        }
+        <Defaults as clap::Parser>::parse_from(["probe"]).opts
+    }
+}
+
 impl ProbeOptions {
-    fn probe_config(&self) -> ProbeConfig {
+    /// The probe's training settings.
+    pub fn probe_config(&self) -> ProbeConfig {
         ProbeConfig {
             lr: self.lr,
             patience: self.patience,

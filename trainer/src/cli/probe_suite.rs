@@ -84,8 +84,8 @@ pub fn tasks(
     Ok(out)
 }
 
-/// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs the command; returns the markdown table it wrote.
+pub fn run(args: Args) -> anyhow::Result<String> {
     let mut encoders: Vec<(String, String, ClipEncoder)> = Vec::new();
     for (title, tag, run) in [
         ("MATPAC", "matpac", &args.matpac),
@@ -153,5 +153,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     atomic_write(&file, |w| std::io::Write::write_all(w, md.as_bytes()))?;
     println!("\n{md}");
     eprintln!("table → {}", file.display());
-    Ok(())
+    Ok(md)
 }

@@ -115,8 +115,21 @@ pub fn meta(p: &Prepared, output: OutputKind) -> ExportMeta {
     }
 }
 
+/// What `matpac quantize` measured on the test side (window level).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Test windows.
+    pub windows: usize,
+    /// Float student `(top-1, micro-F1)`.
+    pub float: (f64, f64),
+    /// int8 model in the runtime `(top-1, micro-F1)`.
+    pub int8: (f64, f64),
+    /// One line per layer: error of the int8 activations vs float.
+    pub layers: Vec<String>,
+}
+
 /// Calibrates, reports, optionally writes.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<Summary> {
     let p = prepare(
         &args.student,
         &args.data,
@@ -131,7 +144,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!("per-layer error (int8 in the runtime vs float, accumulated from the input):");
-    for e in layer_errors(&p.net, &p.q, &subsample(&eval, 64))? {
+    let layers: Vec<String> = layer_errors(&p.net, &p.q, &subsample(&eval, 64))?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for e in &layers {
         println!("  {e}");
     }
     let (float, int8) = float_and_int8_logits(&p.net, &to_onnx_cut(&p.q, Cut::Logits), &eval)?;
@@ -154,5 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_onnx(out, &bytes)?;
         eprintln!("→ {} ({} B)", out.display(), bytes.len());
     }
-    Ok(())
+    Ok(Summary {
+        windows: eval.len(),
+        float: (f_top1, f_f1),
+        int8: (i_top1, i_f1),
+        layers,
+    })
 }

@@ -1,11 +1,18 @@
 //! `matpac tag MODEL.onnx FILES… [--format text|json|csv]`: the runtime's
 //! streaming [`Tagger`] (the same code as the firmware) over audio files.
+//! Where `FILE.csv` (`onset,offset,label`) lies beside an audio file, the
+//! events are scored against it; `--png DIR` draws each file's spectrogram
+//! with its events.
 
 use crate::audio::{load_audio, to_pcm_i16};
+use crate::eval::event_plot::spectrogram_events_png;
+use crate::eval::events::{TimedEvent, match_events, read_events_csv};
+use crate::frontend::fixed_log_mel;
 use anyhow::{Context, anyhow};
 use matpac_runtime::Model;
+use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::tagger::{Event, Tagger, TaggerConfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Most classes a host tagger handles.
 const MAX_CLASSES: usize = 256;
@@ -38,6 +45,76 @@ pub struct Args {
     /// Average scores over this many windows.
     #[arg(long, default_value_t = TaggerConfig::default().smoothing_windows)]
     pub smoothing: usize,
+    /// Write `DIR/STEM.png` per file: spectrogram with the events (and the reference, if any).
+    #[arg(long, value_name = "DIR")]
+    pub png: Option<PathBuf>,
+}
+
+/// One tagged file.
+pub struct FileTags {
+    /// Events in order, as the runtime reports them.
+    pub events: Vec<Event>,
+    /// The same events in seconds with class names.
+    pub timed: Vec<TimedEvent>,
+    /// The file's PCM at the model's rate.
+    pub pcm: Vec<i16>,
+    /// The model's sample rate, Hz.
+    pub sample_rate: u32,
+}
+
+/// Runs a fresh streaming [`Tagger`] over `file` (decoded, mixed to mono,
+/// resampled to the model's rate) and collects its events.
+pub fn tag_file(model: &Model, config: TaggerConfig, file: &Path) -> anyhow::Result<FileTags> {
+    let mut window = vec![0i8; Tagger::<MAX_CLASSES>::window_len(model)];
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut tagger = Tagger::<MAX_CLASSES>::new(model, config, &mut window, &mut arena)
+        .map_err(|e| anyhow!("the model cannot drive the tagger: {e}"))?;
+    let sample_rate = tagger.frontend_config().sample_rate;
+    let pcm = to_pcm_i16(&load_audio(file, sample_rate)?);
+    let mut events = Vec::new();
+    tagger
+        .push(&pcm, |e| events.push(e))
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    tagger.finish(|e| events.push(e));
+    let seconds = |samples: u64| samples as f64 / f64::from(sample_rate);
+    let timed = events
+        .iter()
+        .map(|e| TimedEvent {
+            onset: seconds(e.onset),
+            offset: seconds(e.offset),
+            label: tagger.class_name(e.class).to_string(),
+            score: e.score,
+        })
+        .collect();
+    Ok(FileTags {
+        events,
+        timed,
+        pcm,
+        sample_rate,
+    })
+}
+
+/// The reference events of `file`: `FILE.csv` (`onset,offset,label`) beside it, if present.
+pub fn reference_for(file: &Path) -> Option<PathBuf> {
+    Some(file.with_extension("csv")).filter(|p| p.is_file())
+}
+
+/// One line comparing detections with reference events.
+pub fn describe_match(truth: &[TimedEvent], detected: &[TimedEvent]) -> String {
+    let m = match_events(truth, detected);
+    let err = m.onset_errors(truth, detected);
+    let (mean, max) = (
+        err.iter().sum::<f64>() / err.len().max(1) as f64,
+        err.iter().copied().fold(0.0, f64::max),
+    );
+    format!(
+        "{}/{} reference events found, {} false alarm(s); onset error mean {:.3} s, max {:.3} s",
+        m.pairs.len(),
+        truth.len(),
+        m.false_alarms.len(),
+        mean,
+        max
+    )
 }
 
 /// Tags every file and prints its events in order.
@@ -53,30 +130,59 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.format == Format::Csv {
         println!("file,onset,offset,class,score");
     }
+    if let Some(dir) = &args.png {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     for file in &args.files {
-        let mut window = vec![0i8; Tagger::<MAX_CLASSES>::window_len(&model)];
-        let mut arena = vec![0u8; model.arena_len()];
-        let mut tagger = Tagger::<MAX_CLASSES>::new(&model, config, &mut window, &mut arena)
-            .map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
-        let sample_rate = tagger.frontend_config().sample_rate;
-        let pcm = to_pcm_i16(&load_audio(file, sample_rate)?);
-        let mut events = Vec::new();
-        tagger
-            .push(&pcm, |e| events.push(e))
-            .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-        tagger.finish(|e| events.push(e));
-        for event in &events {
+        let tags =
+            tag_file(&model, config, file).with_context(|| args.model.display().to_string())?;
+        for (event, timed) in tags.events.iter().zip(&tags.timed) {
             println!(
                 "{}",
-                format_event(
-                    &args.format,
-                    file,
-                    event,
-                    tagger.class_name(event.class),
-                    sample_rate
-                )
+                format_event(&args.format, file, event, &timed.label, tags.sample_rate)
             );
         }
+        let truth = match reference_for(file) {
+            Some(csv) => {
+                let truth = read_events_csv(&csv)?;
+                eprintln!(
+                    "{}: {} (reference {})",
+                    file.display(),
+                    describe_match(&truth, &tags.timed),
+                    csv.display()
+                );
+                truth
+            }
+            None => Vec::new(),
+        };
+        if let Some(dir) = &args.png {
+            let stem = file
+                .file_stem()
+                .map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
+            let png = dir.join(format!("{stem}.png"));
+            spectrogram_png(&png, &tags, &truth, &file.display().to_string())?;
+            eprintln!(
+                "{}: spectrogram with events → {}",
+                file.display(),
+                png.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Draws the runtime front end's log-mel of `tags.pcm` with the detections and `truth`.
+pub fn spectrogram_png(
+    png: &Path,
+    tags: &FileTags,
+    truth: &[TimedEvent],
+    title: &str,
+) -> anyhow::Result<()> {
+    let fe = FrontendConfig::default();
+    let mel = fixed_log_mel(&fe, &tags.pcm)?;
+    let hop = fe.hop_length as f64 / f64::from(fe.sample_rate);
+    if !spectrogram_events_png(png, &mel, hop, &tags.timed, truth, title)? {
+        eprintln!("warning: no usable font; {} has no labels", png.display());
     }
     Ok(())
 }

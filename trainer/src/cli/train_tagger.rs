@@ -44,8 +44,19 @@ pub struct Args {
     pub init: Option<PathBuf>,
 }
 
+/// What `matpac train-tagger` measured (window level; thresholds from validation).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Validation top-1 accuracy.
+    pub val_top1: f64,
+    /// Validation micro-F1.
+    pub val_f1: f64,
+    /// Test `(top-1, micro-F1, windows)`, when the data has a test side.
+    pub test: Option<(f64, f64, usize)>,
+}
+
 /// Trains and saves.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args) -> anyhow::Result<Summary> {
     let ds = readers::open(&args.data)?;
     let frontend = FrontendConfig::default();
     let n = ds.labels.len();
@@ -122,20 +133,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let plain = device.inner();
     let val_s = scores(&model, &student, &val_w.x, &plain);
     let thresholds = choose_thresholds(&val_s, &val_w.y);
-    println!(
-        "validation: top-1 {:.3}, micro-F1 {:.3} (thresholds chosen here)",
+    let (val_top1, val_f1) = (
         top1(&val_s, &val_w.y),
-        micro_f1(&val_s, &val_w.y, &thresholds)
+        micro_f1(&val_s, &val_w.y, &thresholds),
     );
-    if !test_w.x.is_empty() {
+    println!("validation: top-1 {val_top1:.3}, micro-F1 {val_f1:.3} (thresholds chosen here)");
+    let test = (!test_w.x.is_empty()).then(|| {
         let s = scores(&model, &student, &test_w.x, &plain);
-        println!(
-            "test: top-1 {:.3}, micro-F1 {:.3} ({} windows)",
+        let r = (
             top1(&s, &test_w.y),
             micro_f1(&s, &test_w.y, &thresholds),
-            s.len()
+            s.len(),
         );
-    }
+        println!(
+            "test: top-1 {:.3}, micro-F1 {:.3} ({} windows)",
+            r.0, r.1, r.2
+        );
+        r
+    });
     let info = StudentInfo {
         student,
         features: stats,
@@ -152,5 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     save(&args.out, &info, &model)?;
     eprintln!("→ {}", args.out.display());
-    Ok(())
+    Ok(Summary {
+        val_top1,
+        val_f1,
+        test,
+    })
 }

@@ -102,3 +102,30 @@ pub fn describe_input(q: &QuantModel) -> String {
         q.in_shape[0], q.in_shape[1], q.input.scale, q.input.zero_point
     )
 }
+
+/// Clip embeddings of a student, `[clips · C]` row-major: the pooled
+/// embedding of each standardised window (the student's own input), mean over
+/// the clip's windows. What the student-vs-teacher linear probe reads.
+pub fn student_clip_embeddings(
+    net: &FloatNet,
+    stats: &FeatureStats,
+    frontend: &FrontendConfig,
+    student: &StudentConfig,
+    clips: &[std::path::PathBuf],
+) -> Result<Vec<f32>, FeatureError> {
+    let c = student.embedding_dim();
+    let mut out = Vec::with_capacity(clips.len() * c);
+    for path in clips {
+        let windows = file_windows(frontend, path, student.n_frames, HOP_FRAMES)?;
+        let mut sum = vec![0f64; c];
+        for w in &windows {
+            let pooled = net.forward(&stats.apply(w)).pooled;
+            sum.iter_mut()
+                .zip(pooled)
+                .for_each(|(s, v)| *s += f64::from(v));
+        }
+        let n = windows.len().max(1) as f64;
+        out.extend(sum.iter().map(|&s| (s / n) as f32));
+    }
+    Ok(out)
+}

@@ -222,6 +222,37 @@ impl Student {
         n_frames: usize,
         device: &Device,
     ) -> Vec<f32> {
+        let (nf, _) = self.grid;
+        let d = self.dim();
+        let mut sum = vec![0.0f64; nf * d];
+        let mut steps = 0usize;
+        for (z, nt) in self.clip_tokens(mel, n_mels, n_frames, device) {
+            let z: Vec<f32> = z.into_data().try_to_vec().expect("f32 embedding");
+            for t in 0..nt {
+                for f in 0..nf {
+                    let row = &z[(f * nt + t) * d..][..d];
+                    sum[f * d..(f + 1) * d]
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(s, &v)| *s += v as f64);
+                }
+            }
+            steps += nt;
+        }
+        sum.iter().map(|&s| (s / steps as f64) as f32).collect()
+    }
+
+    /// The encoder's output tokens of a clip `[n_mels, n_frames]`, in chunks of
+    /// at most one training crop (clips shorter than one patch are padded with
+    /// their minimum): per chunk `[1, n_freq · nt, D]` (frequency-major, CLS
+    /// dropped) and its `nt` time patches.
+    pub fn clip_tokens(
+        &self,
+        mel: &[f32],
+        n_mels: usize,
+        n_frames: usize,
+        device: &Device,
+    ) -> Vec<(Tensor<3>, usize)> {
         let (nf, nt_full) = self.grid;
         assert_eq!(
             mel.len(),
@@ -230,7 +261,6 @@ impl Student {
         );
         let patch = n_mels / nf;
         let crop = nt_full * patch;
-        let d = self.dim();
         let mut frames = n_frames;
         let mut data = mel.to_vec();
         if frames < patch {
@@ -244,8 +274,7 @@ impl Student {
             data = padded;
             frames = patch;
         }
-        let mut sum = vec![0.0f64; nf * d];
-        let mut steps = 0usize;
+        let mut out = Vec::new();
         let mut start = 0;
         while start + patch <= frames {
             let len = (frames - start).min(crop) / patch * patch;
@@ -255,20 +284,9 @@ impl Student {
             }
             let x = Tensor::<3>::from_data(TensorData::new(chunk, [1, n_mels, len]), device);
             let nt = len / patch;
-            let z = self.encode(x).narrow(1, 1, nf * nt); // [1, nf·nt, D], frequency-major
-            let z: Vec<f32> = z.into_data().try_to_vec().expect("f32 embedding");
-            for t in 0..nt {
-                for f in 0..nf {
-                    let row = &z[(f * nt + t) * d..][..d];
-                    sum[f * d..(f + 1) * d]
-                        .iter_mut()
-                        .zip(row)
-                        .for_each(|(s, &v)| *s += v as f64);
-                }
-            }
-            steps += nt;
+            out.push((self.encode(x).narrow(1, 1, nf * nt), nt));
             start += len;
         }
-        sum.iter().map(|&s| (s / steps as f64) as f32).collect()
+        out
     }
 }

@@ -267,6 +267,36 @@ impl Trainer {
             .valid()
             .embed_clip(mel, n_mels, n_frames, &plain)
     }
+
+    /// The teacher's pseudo-class distribution of a clip `[n_mels, n_frames]`,
+    /// `[K]` summing to 1: the student encoder's tokens (the frozen encoder
+    /// that `embed_clip` uses) through the EMA teacher head, centred,
+    /// `softmax((logits − c) / τ_t)` at the final teacher temperature, mean
+    /// over tokens. The distillation target of the KL term.
+    pub fn pseudo_classes(&self, mel: &[f32], n_mels: usize, n_frames: usize) -> Vec<f32> {
+        let plain = self.device.clone().inner();
+        let k = self.cfg.model.n_classes;
+        let centre = self.centre.tensor(&plain);
+        let mut sum = vec![0.0f64; k];
+        let mut tokens = 0usize;
+        for (z, _) in self
+            .student
+            .valid()
+            .clip_tokens(mel, n_mels, n_frames, &plain)
+        {
+            let logits = self.teacher.head.forward(z);
+            let p =
+                super::loss::teacher_probs(logits, centre.clone(), self.cfg.train.teacher_temp_end);
+            let p: Vec<f32> = p.into_data().try_to_vec().expect("f32 probabilities");
+            for row in p.chunks_exact(k) {
+                sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                tokens += 1;
+            }
+        }
+        sum.iter()
+            .map(|&s| (s / tokens.max(1) as f64) as f32)
+            .collect()
+    }
 }
 
 fn argmax(row: &[f32]) -> usize {

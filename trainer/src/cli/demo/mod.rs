@@ -1,0 +1,332 @@
+//! `matpac demo`: the whole pipeline on the bundled data, in the order a user
+//! would run it by hand, each stage through the same code as its own
+//! subcommand:
+//!
+//! 1. `pretrain --preset tiny` on `unlabelled/` (MATPAC, λ = 0.5), then the
+//!    same run with λ = 0 (the ablation baseline);
+//! 2. `probe-suite`: linear probe of MATPAC, λ = 0 and a random-init encoder on
+//!    the labelled clips;
+//! 3. `distill`: the DS-CNN student from the MATPAC encoder on `unlabelled/`,
+//!    with the student-vs-teacher probe;
+//! 4. `train-tagger --init` on the labelled clips;
+//! 5. `quantize` (float vs int8 in the runtime) and `export` (the `.onnx`);
+//! 6. `tag`: the runtime's streaming tagger on a scene with known events.
+//!
+//! Everything lands in `--out` (default `runs/demo`), with `report.md` and
+//! its PNGs. Each finished stage records its figures in `stages/NAME.json`;
+//! a second run reuses them (and the feature and embedding caches) and only
+//! redoes what is missing; `--fresh` starts over.
+
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::probe::ProbeOptions;
+use super::probe_suite::default_bundled;
+use super::{distill, export, pretrain, probe_suite, quantize, tag, train_tagger};
+use crate::eval::events::read_events_csv;
+use crate::io::atomic_write;
+use crate::matpac::Preset;
+use matpac_runtime::Model;
+use matpac_runtime::tagger::TaggerConfig;
+
+/// Arguments of `matpac demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Bundled data folder: `manifest.csv` (labelled clips), `unlabelled/`, `scenes/`
+    /// (default: `data/bundled` here, else the repository's).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output folder: every stage's output, `report.md` and its PNGs.
+    #[arg(long, default_value = "runs/demo")]
+    pub out: PathBuf,
+    /// Pretraining updates of each encoder (preset `tiny`, batch 8).
+    #[arg(long, default_value_t = 200)]
+    pub steps: u64,
+    /// Distillation epochs.
+    #[arg(long, default_value_t = 20)]
+    pub distill_epochs: usize,
+    /// Tagger training epochs.
+    #[arg(long, default_value_t = 30)]
+    pub tagger_epochs: usize,
+    /// Student size: `default` (≈ 32 k params) or `tiny`.
+    #[arg(long, default_value = "default")]
+    pub student: String,
+    /// Clip to tag; reference events are read from the `.csv` beside it
+    /// (default: DATA/scenes/scene01.flac).
+    #[arg(long)]
+    pub scene: Option<PathBuf>,
+    /// Feature cache folder (default: ~/.cache/matpac-edge).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Start over: delete `--out` first.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Hide progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// How long a stage took in this run (`None`: reused from an earlier run).
+pub type Took = Option<f64>;
+
+/// Runs `f` unless `OUT/stages/NAME.json` holds its result; stores the result.
+fn stage<T: Serialize + DeserializeOwned>(
+    out: &Path,
+    name: &str,
+    title: &str,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Took)> {
+    let file = out.join("stages").join(format!("{name}.json"));
+    if let Ok(text) = std::fs::read_to_string(&file)
+        && let Ok(done) = serde_json::from_str(&text)
+    {
+        eprintln!("\n== {title}: done in an earlier run ({})", file.display());
+        return Ok((done, None));
+    }
+    eprintln!("\n== {title}");
+    let t0 = Instant::now();
+    let value = f().with_context(|| format!("demo stage `{name}`"))?;
+    let took = t0.elapsed().as_secs_f64();
+    let json = serde_json::to_string_pretty(&value)?;
+    atomic_write(&file, |w| std::io::Write::write_all(w, json.as_bytes()))?;
+    eprintln!("== {title}: {took:.0} s");
+    Ok((value, Some(took)))
+}
+
+/// Everything the report shows.
+pub struct Results {
+    /// Updates of each pretraining run.
+    pub steps: u64,
+    /// Probe-suite markdown table.
+    pub probe_table: String,
+    /// Distillation figures.
+    pub distill: distill::Summary,
+    /// Tagger training figures.
+    pub tagger: train_tagger::Summary,
+    /// Float vs int8.
+    pub quant: quantize::Summary,
+    /// The exported file.
+    pub export: export::Summary,
+    /// Tagging of the scene.
+    pub scene: SceneResult,
+    /// `(stage, seconds in this run)`.
+    pub timings: Vec<(String, Took)>,
+}
+
+/// Events found in the scene and the reference.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SceneResult {
+    /// The clip.
+    pub file: PathBuf,
+    /// Detected events `(onset s, offset s, class, score)`.
+    pub detected: Vec<(f64, f64, String, f32)>,
+    /// Reference events `(onset s, offset s, class)`.
+    pub reference: Vec<(f64, f64, String)>,
+    /// Tagger stride, seconds.
+    pub stride_seconds: f64,
+    /// The PNG (file name inside the output folder).
+    pub png: String,
+}
+
+/// Runs the demo.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let data = args.data.clone().unwrap_or_else(default_bundled);
+    for need in ["manifest.csv", "unlabelled"] {
+        anyhow::ensure!(
+            data.join(need).exists(),
+            "{}: no {need}; --data must be a folder laid out as data/bundled",
+            data.display()
+        );
+    }
+    let scene = args
+        .scene
+        .clone()
+        .unwrap_or_else(|| data.join("scenes/scene01.flac"));
+    if args.fresh && args.out.exists() {
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("removing {}", args.out.display()))?;
+    }
+    let out = &args.out;
+    std::fs::create_dir_all(out.join("stages"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    let unlabelled = data.join("unlabelled");
+    let mut timings = Vec::new();
+
+    for (name, title, lambda) in [
+        ("matpac", "1/7 MATPAC pretraining (tiny, λ = 0.5)", None),
+        (
+            "lambda0",
+            "2/7 pretraining without classification (λ = 0)",
+            Some("lambda=0"),
+        ),
+    ] {
+        let ((), took) = stage(out, &format!("pretrain_{name}"), title, || {
+            pretrain::run(pretrain::Args {
+                data: unlabelled.clone(),
+                preset: Preset::Tiny,
+                out: out.join(name),
+                steps: Some(args.steps),
+                resume: true,
+                config: None,
+                overrides: lambda.map(String::from).into_iter().collect(),
+                cache: args.cache.clone(),
+                quiet: args.quiet,
+            })
+        })?;
+        timings.push((title.to_string(), took));
+    }
+
+    let title = "3/7 linear probe: MATPAC vs λ = 0 vs random init";
+    let (probe_table, took) = stage(out, "probe", title, || {
+        probe_suite::run(probe_suite::Args {
+            matpac: Some(out.join("matpac")),
+            lambda0: Some(out.join("lambda0")),
+            preset: Preset::Tiny,
+            init_seed: 0,
+            bundled: Some(data.clone()),
+            corpora: None,
+            data: Vec::new(),
+            out: out.join("probe"),
+            opts: ProbeOptions {
+                quiet: args.quiet,
+                ..ProbeOptions::default()
+            },
+        })
+    })?;
+    timings.push((title.to_string(), took));
+
+    let title = "4/7 distillation into the DS-CNN student";
+    let (distill, took) = stage(out, "distill", title, || {
+        distill::run(distill::Args {
+            teacher: out.join("matpac"),
+            data: unlabelled.clone(),
+            out: out.join("student"),
+            preset: args.student.clone(),
+            epochs: args.distill_epochs,
+            batch: 32,
+            lr: 3e-3,
+            seed: 0,
+            cosine_weight: 1.0,
+            kl_weight: 1.0,
+            probe: Some(data.clone()),
+        })
+    })?;
+    timings.push((title.to_string(), took));
+
+    let title = "5/7 tagger head on the labelled clips";
+    let (tagger, took) = stage(out, "tagger", title, || {
+        train_tagger::run(train_tagger::Args {
+            data: data.clone(),
+            out: out.join("tagger"),
+            preset: args.student.clone(),
+            epochs: args.tagger_epochs,
+            batch: 32,
+            lr: 3e-3,
+            seed: 0,
+            init: Some(out.join("student")),
+        })
+    })?;
+    timings.push((title.to_string(), took));
+
+    let title = "6/7 int8 quantisation and export";
+    let model_path = out.join("tagger.onnx");
+    let ((quant, export), took) = stage(out, "quantize", title, || {
+        let q = quantize::run(quantize::Args {
+            student: out.join("tagger"),
+            data: data.clone(),
+            calibration: "99.99".into(),
+            max_windows: 512,
+            out: None,
+        })?;
+        let e = export::run(export::Args {
+            student: out.join("tagger"),
+            data: data.clone(),
+            out: model_path.clone(),
+            calibration: "99.99".into(),
+            max_windows: 512,
+            output: "sigmoid".into(),
+        })?;
+        Ok((q, e))
+    })?;
+    timings.push((title.to_string(), took));
+
+    let title = "7/7 tagging a scene with the runtime's streaming tagger";
+    let (scene, took) = stage(out, "tag", title, || tag_scene(&model_path, &scene, out))?;
+    timings.push((title.to_string(), took));
+
+    let results = Results {
+        steps: args.steps,
+        probe_table,
+        distill,
+        tagger,
+        quant,
+        export,
+        scene,
+        timings,
+    };
+    let md = report::markdown(&results, out);
+    let file = out.join("report.md");
+    atomic_write(&file, |w| std::io::Write::write_all(w, md.as_bytes()))?;
+    println!("\n{md}");
+    eprintln!(
+        "demo finished in {:.0} s. Everything is in {}:\n  report.md            this report\n  tagger.onnx          the int8 tagger (runtime, tract, onnxruntime)\n  matpac/, lambda0/    pretraining runs (checkpoint, metrics.csv, metrics.png)\n  probe/               probe results and confusion matrices\n  student/, tagger/    student checkpoints\n  {}     the scene's spectrogram with its events",
+        t0.elapsed().as_secs_f64(),
+        out.display(),
+        results.scene.png
+    );
+    Ok(())
+}
+
+/// Tags `scene` with the exported model and draws it.
+fn tag_scene(model_path: &Path, scene: &Path, out: &Path) -> anyhow::Result<SceneResult> {
+    let bytes =
+        std::fs::read(model_path).with_context(|| format!("reading {}", model_path.display()))?;
+    let model =
+        Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
+    let config = TaggerConfig::default();
+    let tags = tag::tag_file(&model, config, scene)?;
+    let truth = match tag::reference_for(scene) {
+        Some(csv) => read_events_csv(&csv)?,
+        None => Vec::new(),
+    };
+    for e in &tags.timed {
+        println!(
+            "{}: onset={:.3} offset={:.3} class={} score={:.3}",
+            scene.display(),
+            e.onset,
+            e.offset,
+            e.label,
+            e.score
+        );
+    }
+    if !truth.is_empty() {
+        eprintln!("{}", tag::describe_match(&truth, &tags.timed));
+    }
+    let stem = scene
+        .file_stem()
+        .map_or_else(|| "scene".into(), |s| s.to_string_lossy().into_owned());
+    let png = format!("{stem}_events.png");
+    tag::spectrogram_png(&out.join(&png), &tags, &truth, &scene.display().to_string())?;
+    let hop = matpac_runtime::frontend::FrontendConfig::default().hop_length;
+    Ok(SceneResult {
+        file: scene.to_path_buf(),
+        detected: tags
+            .timed
+            .iter()
+            .map(|e| (e.onset, e.offset, e.label.clone(), e.score))
+            .collect(),
+        reference: truth
+            .iter()
+            .map(|e| (e.onset, e.offset, e.label.clone()))
+            .collect(),
+        stride_seconds: (config.stride_frames * hop) as f64 / f64::from(tags.sample_rate),
+        png,
+    })
+}

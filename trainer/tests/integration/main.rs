@@ -1,0 +1,11 @@
+//! The trainer's integration tests, linked into one test binary: every binary
+//! that links Burn and tract costs seconds of link time and hundreds of MB of
+//! disk, so the files below are modules of one crate rather than separate tests.
+
+mod cli_infer;
+mod cli_mel;
+mod cli_pretrain;
+mod export_parity;
+mod librosa_reference;
+mod probe_classifier;
+mod probe_data;
