@@ -3,9 +3,12 @@
 # printing what it prints through semihosting; exits with the firmware's exit status.
 #
 #   ./run-qemu.sh            # run; output also saved to target/qemu/qemu.out
-#   ./run-qemu.sh --check    # also build the host report (examples/host_report.rs) for the
-#                            # same clip and require it to equal the firmware's output with
-#                            # the `bench ` lines removed, byte for byte
+#   ./run-qemu.sh --check    # also require, byte for byte,
+#                            # - the front-end report (up to its `end frames=` line, `bench `
+#                            #   lines removed) to equal examples/host_report.rs on the host;
+#                            # - the tagger's event lines to equal `matpac tag` (the
+#                            #   workspace's binary) on the same WAV and model, with at
+#                            #   least one event
 #
 # Needs qemu-system-arm (Debian: apt-get install -y qemu-system-arm). QEMU_TIMEOUT (s,
 # default 120) bounds the run. The output's format is documented in src/report.rs.
@@ -48,7 +51,7 @@ if [ "$check" -eq 1 ]; then
     nice -n 10 cargo build --release --no-default-features --target x86_64-unknown-linux-gnu \
         --example host_report >&2
     target/x86_64-unknown-linux-gnu/release/examples/host_report "$clip" >"$out_dir/host.out"
-    grep -v '^bench ' "$out_dir/qemu.out" >"$out_dir/qemu.report" || true
+    sed -n '1,/^end frames=/p' "$out_dir/qemu.out" | grep -v '^bench ' >"$out_dir/qemu.report" || true
     if ! cmp -s "$out_dir/qemu.report" "$out_dir/host.out"; then
         echo "run-qemu.sh: firmware and host reports differ:" >&2
         diff "$out_dir/host.out" "$out_dir/qemu.report" | head -20 >&2 || true
@@ -56,4 +59,21 @@ if [ "$check" -eq 1 ]; then
     fi
     frames=$(grep -c '^frame ' "$out_dir/host.out")
     echo "run-qemu.sh: firmware report == host report ($frames frames, $(wc -c <"$out_dir/host.out") bytes)" >&2
+
+    (cd .. && nice -n 10 cargo build -q --bin matpac >&2)
+    ../target/debug/matpac tag --format text models/tagger.onnx clips/scene01_0-10s.wav \
+        | sed 's/^[^:]*: //' >"$out_dir/host.events"
+    grep '^onset=' "$out_dir/qemu.out" >"$out_dir/qemu.events" || true
+    if ! cmp -s "$out_dir/qemu.events" "$out_dir/host.events"; then
+        echo "run-qemu.sh: firmware events and \`matpac tag\` events differ:" >&2
+        diff "$out_dir/host.events" "$out_dir/qemu.events" | head -20 >&2 || true
+        exit 1
+    fi
+    events=$(wc -l <"$out_dir/host.events")
+    if [ "$events" -eq 0 ]; then
+        echo "run-qemu.sh: the tagger found no event in the clip; nothing was compared" >&2
+        exit 1
+    fi
+    echo "run-qemu.sh: firmware events == matpac tag events ($events events)" >&2
+    cat "$out_dir/host.events" >&2
 fi

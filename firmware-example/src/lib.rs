@@ -8,7 +8,9 @@
 //!   (`examples/host_report.rs` writes the same text on the host).
 //! * [`activity`]: the board's per-second summary and the signal-energy gate that
 //!   drives the LED (a placeholder until the runtime's `Tagger` exists).
-//! * [`pcm`]: little-endian 16-bit PCM decoding.
+//! * [`tags`]: runs the runtime's streaming `Tagger` over a PCM clip and writes its
+//!   events in `matpac tag`'s text format (QEMU binary and host compare them).
+//! * [`pcm`]: little-endian 16-bit PCM decoding and WAV data lookup.
 //!
 //! ```
 //! use matpac_firmware_example::report::write_report;
@@ -27,3 +29,4 @@
 pub mod activity;
 pub mod pcm;
 pub mod report;
+pub mod tags;

@@ -24,12 +24,21 @@ use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hio};
+use matpac_firmware_example::pcm::wav_pcm16_mono;
 use matpac_firmware_example::report::{FrameTimer, write_report};
+use matpac_firmware_example::tags::{ARENA_CAPACITY, WINDOW_CAPACITY, write_events};
+use matpac_runtime::Model;
+use matpac_runtime::engine::Interpreter;
 use matpac_runtime::frontend::FrontendConfig;
 use panic_semihosting as _;
 
 /// The embedded clip: 64 000 samples, s16le mono (1-byte aligned, hence decoded in chunks).
 static CLIP: &[u8] = include_bytes!("../../clips/scene01_0-4s.s16le");
+
+/// The int8 tagger exported by `matpac demo` (`models/README.md`).
+static MODEL: &[u8] = include_bytes!("../../models/tagger.onnx");
+/// The first 10 s of `data/bundled/scenes/scene01.flac` as a 16 kHz 16-bit mono WAV.
+static SCENE: &[u8] = include_bytes!("../../clips/scene01_0-10s.wav");
 
 /// SysTick is a 24-bit down-counter.
 const SYSTICK_MASK: u32 = 0x00FF_FFFF;
@@ -77,7 +86,58 @@ fn run() -> Result<(), ()> {
     )
     .map_err(|_| ())?;
     out.flush();
+    tag_scene(&mut out)?;
+    out.flush();
     Ok(())
+}
+
+/// Tags [`SCENE`] with [`MODEL`] (event lines as `matpac tag` prints them), then
+/// times one inference window alone: `bench window_instr=<instructions>`.
+fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
+    let fail = |out: &mut W, what: &dyn fmt::Debug| {
+        let _ = writeln!(out, "error {what:?}");
+    };
+    let model = match Model::parse(MODEL) {
+        Ok(m) => m,
+        Err(e) => return Err(fail(out, &e)),
+    };
+    let Some((rate, pcm)) = wav_pcm16_mono(SCENE) else {
+        return Err(fail(out, &"scene: not a 16-bit mono WAV"));
+    };
+    let (window_len, arena_len) = (model.input_len(), model.arena_len());
+    if window_len > WINDOW_CAPACITY || arena_len > ARENA_CAPACITY {
+        return Err(fail(out, &(window_len, arena_len)));
+    }
+    writeln!(
+        out,
+        "tags model_bytes={} arena={arena_len} window={window_len} sample_rate={rate} samples={}",
+        MODEL.len(),
+        pcm.len() / 2
+    )
+    .map_err(|_| ())?;
+    let mut window = [0i8; WINDOW_CAPACITY];
+    let mut arena = [0u8; ARENA_CAPACITY];
+    if let Err(e) = write_events(out, &model, pcm, &mut window[..window_len], &mut arena[..arena_len]) {
+        return Err(fail(out, &e));
+    }
+    // The window now holds the clip's last features: time one inference on it.
+    let mut scores = [0f32; matpac_firmware_example::tags::MAX_CLASSES];
+    let n = model.output_len().min(scores.len());
+    let mut engine = match Interpreter::new(&model, &mut arena[..arena_len]) {
+        Ok(e) => e,
+        Err(e) => return Err(fail(out, &e)),
+    };
+    let (t, r) = ticks(|| engine.run_quantized(&window[..window_len], &mut scores[..n]));
+    if let Err(e) = r {
+        return Err(fail(out, &e));
+    }
+    writeln!(
+        out,
+        "bench window_instr={} stack_used_bytes={}",
+        u64::from(t) * u64::from(INSTR_PER_TICK),
+        stack_high_water()
+    )
+    .map_err(|_| ())
 }
 
 /// Elapsed SysTick ticks of `f` (down-counter, mod 2^24).

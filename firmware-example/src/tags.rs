@@ -1,0 +1,70 @@
+//! Tagging an embedded clip: the runtime's streaming [`Tagger`] over 16-bit
+//! PCM, each event written as one line in the text format of
+//! `matpac tag --format text` (without its `FILE: ` prefix):
+//!
+//! ```text
+//! onset=0.500 offset=1.480 class=piano score=0.912
+//! ```
+//!
+//! The QEMU binary prints these lines through semihosting; `run-qemu.sh --check`
+//! requires them to equal what `matpac tag` prints on the host for the same WAV
+//! and model.
+
+use core::fmt::Write;
+
+use matpac_runtime::Model;
+use matpac_runtime::tagger::{Tagger, TaggerConfig};
+
+use crate::pcm::decode_s16le;
+use crate::report::ReportError;
+
+/// Most classes the firmware's tagger handles.
+pub const MAX_CLASSES: usize = 16;
+/// Bytes of int8 feature window the firmware reserves (the default student's
+/// `[98, 80]` window is 7,840 B).
+pub const WINDOW_CAPACITY: usize = 8 * 1024;
+/// Bytes of activation arena the firmware reserves (DESIGN.md budget: ≤ 32 KB).
+pub const ARENA_CAPACITY: usize = 32 * 1024;
+/// Samples decoded and pushed per chunk (one hop at 16 kHz, as a DMA buffer would).
+pub const CHUNK: usize = 160;
+
+/// Runs a fresh tagger (default [`TaggerConfig`]) for `model` over `pcm_le`
+/// (s16le mono at the model's rate) and writes one line per event, then
+/// `tags end events=<N>`. `window` needs `Tagger::window_len(model)` bytes,
+/// `arena` `model.arena_len()`. Returns the number of events.
+pub fn write_events<W: Write>(
+    out: &mut W,
+    model: &Model<'_>,
+    pcm_le: &[u8],
+    window: &mut [i8],
+    arena: &mut [u8],
+) -> Result<usize, ReportError> {
+    let mut tagger = Tagger::<MAX_CLASSES>::new(model, TaggerConfig::default(), window, arena)?;
+    let rate = tagger.frontend_config().sample_rate;
+    let mut events = 0usize;
+    let mut failed = false;
+    let mut chunk = [0i16; CHUNK];
+    let mut on_event = |e: matpac_runtime::tagger::Event, name: &str, out: &mut W| {
+        events += 1;
+        failed |= e.write_text(out, name, rate).is_err() || writeln!(out).is_err();
+    };
+    // The tagger borrows the model's class names; the closure needs them by index.
+    let names = |class: usize| {
+        model
+            .metadata(matpac_runtime::metadata::CLASS_NAMES)
+            .and_then(|n| matpac_runtime::metadata::list(n).nth(class))
+            .unwrap_or("")
+    };
+    for bytes in pcm_le.chunks(2 * CHUNK) {
+        let n = decode_s16le(bytes, &mut chunk);
+        tagger.push(chunk.get(..n).unwrap_or(&[]), |e| {
+            on_event(e, names(e.class), out)
+        })?;
+    }
+    tagger.finish(|e| on_event(e, names(e.class), out));
+    if failed {
+        return Err(ReportError::Write);
+    }
+    writeln!(out, "tags end events={events}")?;
+    Ok(events)
+}
