@@ -25,6 +25,10 @@ use matpac_trainer::edge::features::{FeatureStats, file_windows};
 /// Classes of the toy task: a drum hit, a noisy cymbal and a tonal wind
 /// instrument, which a tiny student separates after a few epochs.
 const CLASSES: [&str; 3] = ["kick", "cymbal", "pipe"];
+/// Student size (`matpac distill --preset`).
+const STUDENT: &str = "default";
+/// Epochs of the tag head.
+const TAGGER_EPOCHS: &str = "40";
 /// Seconds between the starts of the sounds in the assembled clip.
 const SLOT_SECONDS: f64 = 2.0;
 
@@ -89,7 +93,7 @@ fn pretrain_distill_tag_export_and_tag_a_scene() {
         "--out",
         &p("student"),
         "--preset",
-        "tiny",
+        STUDENT,
         "--epochs",
         "2",
     ]);
@@ -109,7 +113,7 @@ fn pretrain_distill_tag_export_and_tag_a_scene() {
         "--init",
         &p("student"),
         "--epochs",
-        "25",
+        TAGGER_EPOCHS,
     ]);
 
     // 4. Export; both engines read the file and agree.

@@ -10,6 +10,7 @@ mod pretrain;
 mod probe;
 mod probe_suite;
 mod quantize;
+mod soak;
 mod tag;
 mod train_tagger;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Quantize(quantize::Args),
     /// Quantise and write the int8 `.onnx` (with metadata) the runtime runs.
     Export(export::Args),
+    /// Long-run check: hours of audio through one streaming tagger, faster than real time.
+    Soak(soak::Args),
     /// The whole pipeline on the bundled data: pretrain → probe → distill → tagger → int8 → tag; report.md.
     Demo(demo::Args),
 }
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quantize(args) => quantize::run(args).map(drop),
         Command::Export(args) => export::run(args).map(drop),
         Command::Demo(args) => demo::run(args),
+        Command::Soak(args) => soak::run(args),
     }
 }
