@@ -105,7 +105,7 @@ pub fn conv_window(
 }
 
 /// Output columns accumulated together by [`conv_row`] (a stack buffer).
-pub const ROW_CHUNK: usize = 64;
+pub const ROW_CHUNK: usize = 128;
 
 /// Accumulates, for output row `oy` and columns `ox0 .. ox0 + acc.len()`,
 /// `Σ (x − x_zp)(w − w_zp)` over the window of output channel `m`'s weights
@@ -166,6 +166,44 @@ pub fn conv_row(
             }
         }
     }
+}
+
+/// Pointwise convolution (1×1 kernel, stride 1, no padding, one group) of one
+/// output channel over pixels `p0 .. p0 + acc.len()` of `[C, H·W]` planes of
+/// `hw` pixels: `acc[j] += Σ_c x[c, p0 + j] · (w_m[c] − w_zp)`. The input zero
+/// point is left out: the caller folds `−x_zp · Σ_c (w_m[c] − w_zp)` into the
+/// bias ([`weight_sum`]), which gives the same int32 result as
+/// `Σ (x − x_zp)(w − w_zp)` (wrapping sums are associative). Input channels
+/// go in pairs so each accumulator is loaded and stored once per two MACs.
+pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc: &mut [i32]) {
+    let n = acc.len();
+    let plane = |c: usize| x.get(c * hw + p0..c * hw + p0 + n).unwrap_or(&[]);
+    let mut pairs = w_m.chunks_exact(2);
+    let mut c = 0;
+    for pair in &mut pairs {
+        let (w0, w1) = match *pair {
+            [a, b] => (i32::from(a as i8) - w_zp, i32::from(b as i8) - w_zp),
+            _ => (0, 0),
+        };
+        for ((a, &u), &v) in acc.iter_mut().zip(plane(c)).zip(plane(c + 1)) {
+            *a = a
+                .wrapping_add(i32::from(u as i8).wrapping_mul(w0))
+                .wrapping_add(i32::from(v as i8).wrapping_mul(w1));
+        }
+        c += 2;
+    }
+    if let [w] = *pairs.remainder() {
+        let w = i32::from(w as i8) - w_zp;
+        for (a, &u) in acc.iter_mut().zip(plane(c)) {
+            *a = a.wrapping_add(i32::from(u as i8).wrapping_mul(w));
+        }
+    }
+}
+
+/// `Σ_c (w[c] − w_zp)`, wrapping: what the input zero point multiplies.
+pub fn weight_sum(w: &[u8], w_zp: i32) -> i32 {
+    w.iter()
+        .fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8) - w_zp))
 }
 
 /// `Σ_k (a[k] − a_zp)(b[k·stride] − b_zp)` over `k` terms.
@@ -259,6 +297,47 @@ mod tests {
                             ox0 + j
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_row_with_folded_zero_point_equals_conv_window() {
+        let mut seed = 0x9e37_79b9u32;
+        let mut rnd = |m: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed % m) as usize
+        };
+        for _ in 0..200 {
+            let (c, h, w) = (1 + rnd(9), 1 + rnd(5), 1 + rnd(40));
+            let geo = ConvGeometry {
+                in_chw: [c, h, w],
+                out_chw: [1, h, w],
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pads: [0; 4],
+                group: 1,
+            };
+            let x: Vec<u8> = (0..c * h * w).map(|_| rnd(256) as u8).collect();
+            let wm: Vec<u8> = (0..c).map(|_| rnd(256) as u8).collect();
+            let (xz, wz) = (rnd(256) as i32 - 128, rnd(5) as i32 - 2);
+            let hw = h * w;
+            let bias = 7i32.wrapping_sub(xz.wrapping_mul(weight_sum(&wm, wz)));
+            for p0 in (0..hw).step_by(ROW_CHUNK) {
+                let n = ROW_CHUNK.min(hw - p0);
+                let mut acc = vec![bias; n];
+                pointwise_row(&x, &wm, wz, hw, p0, &mut acc);
+                for (j, a) in acc.iter().enumerate() {
+                    let (oy, ox) = ((p0 + j) / w, (p0 + j) % w);
+                    assert_eq!(
+                        *a,
+                        7 + conv_window(&x, xz, &wm, wz, &geo, 0, oy, ox),
+                        "{geo:?}"
+                    );
                 }
             }
         }
