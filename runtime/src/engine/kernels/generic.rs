@@ -255,15 +255,19 @@ mod tests {
         assert_eq!(dot_strided(&a, 1, &b, 0, 2, 0), -14);
     }
 
-    #[test]
-    fn conv_row_equals_conv_window_on_random_geometry() {
-        let mut seed = 0x1234_5678u32;
-        let mut rnd = |m: u32| {
+    /// Deterministic `[0, m)` draws (xorshift32).
+    fn xorshift(mut seed: u32) -> impl FnMut(u32) -> usize {
+        move |m| {
             seed ^= seed << 13;
             seed ^= seed >> 17;
             seed ^= seed << 5;
             (seed % m) as usize
-        };
+        }
+    }
+
+    #[test]
+    fn conv_row_equals_conv_window_on_random_geometry() {
+        let mut rnd = xorshift(0x1234_5678);
         for _ in 0..300 {
             let (c, h, w) = (1 + rnd(3), 1 + rnd(6), 1 + rnd(70));
             let (k, s, d, p) = (1 + rnd(3), 1 + rnd(2), 1 + rnd(2), rnd(2));
@@ -304,13 +308,7 @@ mod tests {
 
     #[test]
     fn pointwise_row_with_folded_zero_point_equals_conv_window() {
-        let mut seed = 0x9e37_79b9u32;
-        let mut rnd = |m: u32| {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed % m) as usize
-        };
+        let mut rnd = xorshift(0x9e37_79b9);
         for _ in 0..200 {
             let (c, h, w) = (1 + rnd(9), 1 + rnd(5), 1 + rnd(40));
             let geo = ConvGeometry {
