@@ -91,11 +91,9 @@ fn draw(
             let y = TOP + spec_h - (m as i32 + 1) * MEL_PX;
             let x = LEFT + c as i32;
             let colour = ramp(f64::from((v - floor) / (max - floor).max(1e-6)));
-            root.draw(&Rectangle::new(
-                [(x, y), (x, y + MEL_PX - 1)],
-                colour.filled(),
-            ))
-            .map_err(|x| e(&x))?;
+            for dy in 0..MEL_PX {
+                root.draw_pixel((x, y + dy), &colour).map_err(|x| e(&x))?;
+            }
         }
     }
     let x_of = |seconds: f64| LEFT + (seconds / hop_seconds / per_col as f64).round() as i32;
@@ -192,11 +190,29 @@ mod tests {
             "test",
         )
         .unwrap();
-        let bytes = std::fs::read(&png).unwrap();
-        assert_eq!(&bytes[1..4], b"PNG");
-        // IHDR width and height: 150 + 300 + 20 wide; 28 + 240 + 8 + 2 lanes + 24 high.
-        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-        assert_eq!((w, h), (470, 28 + 240 + 8 + 2 * 18 + 24));
+        let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut rgb).unwrap();
+        // 150 + 300 + 20 wide; 28 + 240 + 8 + 2 lanes + 24 high.
+        assert_eq!((info.width, info.height), (470, 28 + 240 + 8 + 2 * 18 + 24));
+        let px = |x: i32, y: i32| {
+            let i = (y as usize * info.width as usize + x as usize) * 3;
+            [rgb[i], rgb[i + 1], rgb[i + 2]]
+        };
+        // The spectrogram area is painted (not the white background), with more than one colour.
+        let row: Vec<[u8; 3]> = (0..300).map(|c| px(LEFT + c, TOP + 40)).collect();
+        assert!(
+            row.iter().all(|p| *p != [255, 255, 255]),
+            "spectrogram not drawn"
+        );
+        assert!(
+            row.iter().any(|p| *p != row[0]),
+            "spectrogram is one flat colour"
+        );
+        // The detection (kick, 0.5–1.5 s = frames 50–150) is a red bar in its lane.
+        let lane_y = TOP + 240 + 8 + LANE_PX / 2;
+        let bar = px(LEFT + 100, lane_y);
+        assert!(bar[0] > 150 && bar[1] < 150, "no detection bar: {bar:?}");
     }
 }
