@@ -5,6 +5,7 @@
 mod cli_infer;
 mod cli_mel;
 mod cli_pretrain;
+mod cli_tag;
 mod export_parity;
 mod librosa_reference;
 mod probe_classifier;
