@@ -6,8 +6,6 @@
 //! * [`report`]: runs the runtime's fixed-point front end over a PCM clip and writes
 //!   the text report that the QEMU binary prints through semihosting
 //!   (`examples/host_report.rs` writes the same text on the host).
-//! * [`activity`]: the board's per-second summary and the signal-energy gate that
-//!   drives the LED (a placeholder until the runtime's `Tagger` exists).
 //! * [`tags`]: runs the runtime's streaming `Tagger` over a PCM clip and writes its
 //!   events in `matpac tag`'s text format (QEMU binary and host compare them).
 //! * [`pcm`]: little-endian 16-bit PCM decoding and WAV data lookup.
@@ -26,7 +24,6 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod activity;
 pub mod pcm;
 pub mod report;
 pub mod tags;

@@ -1,43 +1,90 @@
-//! Arduino Nano 33 BLE Sense (nRF52840, 64 MHz Cortex-M4F): PDM microphone → fixed-point
-//! log-mel front end, a defmt summary over RTT every second, LED on while loud.
+//! Arduino Nano 33 BLE Sense (nRF52840, 64 MHz Cortex-M4F): PDM microphone → the
+//! runtime's streaming `Tagger` with the embedded int8 model (`models/tagger.onnx`),
+//! events logged with defmt over RTT, the orange LED lit while any event is active.
 //!
 //! * Microphone: MP34DT05 on PDM, power P0.17 (high, then ~10 ms), CLK P0.26, DIN P0.25;
 //!   16 kHz mono = 1.280 MHz PDM clock / ratio 80 (the 32 MHz crystal is on).
 //! * LED: the orange LED on P0.13, active high.
-//! * Capture: `run_task_sampler` with two 512-sample buffers (32 ms each), no gaps.
-//!
-//! NOTE: the sampler callback runs synchronously and must finish within one buffer,
-//! 32 ms. It pushes 512 samples through the front end: 3–4 frames of ≈ 90 k instructions
-//! (QEMU count), ≈ 5–9 ms at 64 MHz with 1.25–1.5 cycles per instruction, and logs once
-//! a second. The summary reports the callback's worst DWT cycle count, so the margin is
-//! measured on the real board.
-//!
-//! PLACEHOLDER: the LED follows a signal-energy gate (`activity`), not tagged events; the
-//! runtime's `Tagger` replaces it once it exists.
+//! * Two executors. The PDM sampler (`run_task_sampler`, two 512-sample buffers, no gaps)
+//!   runs on an interrupt executor at priority 6, so it preempts inference; its callback
+//!   only copies the samples into the [`PCM`] pipe. The thread-mode executor reads the
+//!   pipe and pushes the samples through the tagger, which runs the model every stride.
+//!   The pipe holds [`PIPE_BYTES`] = 1.0 s of audio: inference of one window must stay
+//!   well under that (QEMU: 24.3 M instructions per window with the scalar kernels,
+//!   ≈ 0.38–0.57 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
+//!   the slowest push is logged every second). Samples that do not fit are counted and
+//!   logged as overruns, never blocked on.
 
 #![no_std]
 #![no_main]
 
 use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
-use embassy_executor::Spawner;
+use embassy_executor::{InterruptExecutor, Spawner};
 use embassy_nrf::config::{Config, HfclkSource};
 use embassy_nrf::gpio::{Level, Output, OutputDrive};
+use embassy_nrf::interrupt;
+use embassy_nrf::interrupt::{InterruptExt, Priority};
 use embassy_nrf::pdm::{self, Frequency, Pdm, Ratio, SamplerState};
 use embassy_nrf::{bind_interrupts, peripherals};
+use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+use embassy_sync::pipe::Pipe;
 use embassy_time::Timer;
-use matpac_firmware_example::activity::{Activity, ActivityConfig};
-use matpac_runtime::frontend::{Frontend, FrontendConfig, LOG_MEL_FRAC_BITS};
+use matpac_firmware_example::tags::{ARENA_CAPACITY, MAX_CLASSES, WINDOW_CAPACITY};
+use matpac_runtime::Model;
+use matpac_runtime::tagger::{Tagger, TaggerConfig};
 use panic_probe as _;
 
 bind_interrupts!(struct Irqs {
     PDM => pdm::InterruptHandler<peripherals::PDM>;
 });
 
+/// The int8 tagger exported by `matpac export` (see `models/README.md`).
+static MODEL: &[u8] = include_bytes!("../../models/tagger.onnx");
 /// Samples per DMA buffer: 32 ms at 16 kHz.
 const BUFFER_LEN: usize = 512;
+/// Bytes of PCM buffered between the sampler and the tagger: 0.5 s at 16 kHz.
+const PIPE_BYTES: usize = 16_000;
 /// Core clock, for turning DWT cycles into microseconds.
 const CORE_HZ: u32 = 64_000_000;
+
+/// PCM from the sampler to the tagger, s16le.
+static PCM: Pipe<CriticalSectionRawMutex, PIPE_BYTES> = Pipe::new();
+/// Runs the sampler task above thread mode.
+static EXECUTOR_HIGH: InterruptExecutor = InterruptExecutor::new();
+
+#[interrupt]
+unsafe fn EGU1_SWI1() {
+    // SAFETY: called only from its own interrupt handler, after `start` below.
+    unsafe { EXECUTOR_HIGH.on_interrupt() }
+}
+
+/// Copies every PDM buffer into [`PCM`]; counts the bytes that did not fit.
+#[embassy_executor::task]
+async fn sample(mut pdm: Pdm<'static>) {
+    let mut bufs = [[0i16; BUFFER_LEN]; 2];
+    let mut bytes = [0u8; 2 * BUFFER_LEN];
+    let mut dropped = 0u32;
+    loop {
+        let result = pdm
+            .run_task_sampler(&mut bufs, |buf| {
+                for (pair, s) in bytes.chunks_exact_mut(2).zip(buf.iter()) {
+                    pair.copy_from_slice(&s.to_le_bytes());
+                }
+                let written = PCM.try_write(&bytes).unwrap_or(0);
+                if written < bytes.len() {
+                    dropped = dropped.wrapping_add((bytes.len() - written) as u32);
+                    defmt::warn!("overrun: {=u32} bytes of PCM dropped so far", dropped);
+                }
+                SamplerState::Sampled
+            })
+            .await;
+        if let Err(e) = result {
+            defmt::error!("pdm: {}", e);
+            Timer::after_millis(100).await;
+        }
+    }
+}
 
 #[embassy_executor::main]
 async fn main(_spawner: Spawner) {
@@ -45,7 +92,7 @@ async fn main(_spawner: Spawner) {
     config.hfclk_source = HfclkSource::ExternalXtal;
     let p = embassy_nrf::init(config);
 
-    // Cycle counter for the callback's cost (None if something else took the core
+    // Cycle counter for the cost of each push (None if something else took the core
     // peripherals; then cycles read as 0).
     let dwt_ok = match cortex_m::Peripherals::take() {
         Some(mut cp) => {
@@ -60,75 +107,109 @@ async fn main(_spawner: Spawner) {
     let _mic_power = Output::new(p.P0_17, Level::High, OutputDrive::HighDrive);
     Timer::after_millis(10).await;
 
+    let model = match Model::parse(MODEL) {
+        Ok(model) => model,
+        Err(e) => {
+            defmt::error!("model: {}", e);
+            halt(&mut led).await
+        }
+    };
+    let (window_len, arena_len) = (model.input_len(), model.arena_len());
+    if window_len > WINDOW_CAPACITY || arena_len > ARENA_CAPACITY {
+        defmt::error!(
+            "model needs a {=usize} B window and a {=usize} B arena; the firmware reserves {=usize} and {=usize}",
+            window_len,
+            arena_len,
+            WINDOW_CAPACITY,
+            ARENA_CAPACITY
+        );
+        halt(&mut led).await;
+    }
+    let mut window = [0i8; WINDOW_CAPACITY];
+    let mut arena = [0u8; ARENA_CAPACITY];
+    let mut tagger = match Tagger::<MAX_CLASSES>::new(
+        &model,
+        TaggerConfig::default(),
+        &mut window[..window_len],
+        &mut arena[..arena_len],
+    ) {
+        Ok(tagger) => tagger,
+        Err(e) => {
+            defmt::error!("tagger: {}", e);
+            halt(&mut led).await
+        }
+    };
+    let rate = tagger.frontend_config().sample_rate;
+
     // 16 kHz = 1.280 MHz / 80 (embassy's default clock, 1.032 MHz, would give ≈ 12.9 kHz).
     let pdm_config = pdm::Config {
         frequency: Frequency::_1280k,
         ratio: Ratio::Ratio80,
         ..Default::default()
     };
-    let mut pdm = Pdm::new(p.PDM, Irqs, p.P0_26, p.P0_25, pdm_config);
-
-    let fe_config = FrontendConfig::default();
-    let mut frontend = match Frontend::new(&fe_config) {
-        Ok(frontend) => frontend,
-        Err(e) => {
-            defmt::error!("front end: {}", e);
-            loop {
-                led.toggle();
-                Timer::after_millis(100).await;
-            }
+    let pdm = Pdm::new(p.PDM, Irqs, p.P0_26, p.P0_25, pdm_config);
+    interrupt::EGU1_SWI1.set_priority(Priority::P6);
+    let high = EXECUTOR_HIGH.start(interrupt::EGU1_SWI1);
+    match sample(pdm) {
+        Ok(token) => high.spawn(token),
+        Err(_) => {
+            defmt::error!("sampler task: already spawned");
+            halt(&mut led).await
         }
-    };
-    let mut activity = Activity::new(ActivityConfig {
-        samples_per_summary: fe_config.sample_rate,
-        ..Default::default()
-    });
-    let mut bufs = [[0i16; BUFFER_LEN]; 2];
-    let samples_per_ms = (fe_config.sample_rate / 1000).max(1);
-    let mut worst_cycles = 0u32;
+    }
     defmt::info!(
-        "matpac nano33: {} Hz, {} mels, hop {}, {}-sample buffers, DWT {}",
-        fe_config.sample_rate,
-        fe_config.n_mels,
-        fe_config.hop_length,
-        BUFFER_LEN,
+        "matpac nano33: {=u32} Hz, {=usize} classes, window {=usize} B, arena {=usize} B, model {=usize} B, DWT {=bool}",
+        rate,
+        tagger.n_classes(),
+        window_len,
+        arena_len,
+        MODEL.len(),
         dwt_ok
     );
 
+    let mut bytes = [0u8; 2 * BUFFER_LEN];
+    let mut pcm = [0i16; BUFFER_LEN];
+    let (mut worst_cycles, mut samples) = (0u32, 0u32);
     loop {
-        let result = pdm
-            .run_task_sampler(&mut bufs, |buf| {
-                let start = DWT::cycle_count();
-                frontend.push(buf, |log_mel_q16| activity.on_frame(log_mel_q16));
-                let summary = activity.on_pcm(buf);
-                if activity.active() {
-                    led.set_high();
-                } else {
-                    led.set_low();
-                }
-                worst_cycles = worst_cycles.max(DWT::cycle_count().wrapping_sub(start));
-                if let Some(s) = summary {
-                    defmt::info!(
-                        "{=u32} s: {=u32} frames, rms {=u32} (peak {=u32}), loudest band {=u16} (ln {=i32}/2^{=u32}), active {=u32} ms, worst callback {=u32} cycles = {=u32} us",
-                        s.index,
-                        s.frames,
-                        s.rms,
-                        s.peak_rms,
-                        s.loudest_band,
-                        s.loudest_q16,
-                        LOG_MEL_FRAC_BITS,
-                        s.active_samples / samples_per_ms,
-                        worst_cycles,
-                        worst_cycles / (CORE_HZ / 1_000_000)
-                    );
-                    worst_cycles = 0;
-                }
-                SamplerState::Sampled
-            })
-            .await;
-        if let Err(e) = result {
-            defmt::error!("pdm: {}", e);
-            Timer::after_millis(100).await;
+        let n = PCM.read(&mut bytes).await;
+        let k = matpac_firmware_example::pcm::decode_s16le(&bytes[..n], &mut pcm);
+        let start = DWT::cycle_count();
+        let pushed = tagger.push(&pcm[..k], |e| {
+            let ms = |s: u64| s * 1000 / u64::from(rate);
+            defmt::info!(
+                "event class={=usize} onset={=u64} ms offset={=u64} ms score={=f32}",
+                e.class,
+                ms(e.onset),
+                ms(e.offset),
+                e.score
+            );
+        });
+        if let Err(e) = pushed {
+            defmt::error!("tagger: {}", e);
         }
+        worst_cycles = worst_cycles.max(DWT::cycle_count().wrapping_sub(start));
+        if (0..tagger.n_classes()).any(|c| tagger.is_active(c)) {
+            led.set_high();
+        } else {
+            led.set_low();
+        }
+        samples += k as u32;
+        if samples >= rate {
+            defmt::info!(
+                "1 s: slowest push {=u32} cycles = {=u32} us",
+                worst_cycles,
+                worst_cycles / (CORE_HZ / 1_000_000)
+            );
+            samples -= rate;
+            worst_cycles = 0;
+        }
+    }
+}
+
+/// Blinks the LED forever (after an error was logged).
+async fn halt(led: &mut Output<'_>) -> ! {
+    loop {
+        led.toggle();
+        Timer::after_millis(100).await;
     }
 }
