@@ -13,9 +13,10 @@
 //! 6. `tag`: the runtime's streaming tagger on a scene with known events.
 //!
 //! Everything lands in `--out` (default `runs/demo`), with `report.md` and
-//! its PNGs. Each finished stage records its figures in `stages/NAME.json`;
-//! a second run reuses them (and the feature and embedding caches) and only
-//! redoes what is missing; `--fresh` starts over.
+//! its PNGs. Each finished stage records its figures and settings in
+//! `stages/NAME.json`; a second run reuses them (and the feature and
+//! embedding caches) and only redoes what is missing or what runs with other
+//! settings (then every later stage too); `--fresh` starts over.
 
 mod report;
 
@@ -75,28 +76,87 @@ pub struct Args {
 /// How long a stage took in this run (`None`: reused from an earlier run).
 pub type Took = Option<f64>;
 
-/// Runs `f` unless `OUT/stages/NAME.json` holds its result; stores the result.
-fn stage<T: Serialize + DeserializeOwned>(
-    out: &Path,
-    name: &str,
-    title: &str,
-    f: impl FnOnce() -> anyhow::Result<T>,
-) -> anyhow::Result<(T, Took)> {
-    let file = out.join("stages").join(format!("{name}.json"));
-    if let Ok(text) = std::fs::read_to_string(&file)
-        && let Ok(done) = serde_json::from_str(&text)
-    {
-        eprintln!("\n== {title}: done in an earlier run ({})", file.display());
-        return Ok((done, None));
+/// A finished stage as stored in `OUT/stages/NAME.json`.
+#[derive(Serialize, serde::Deserialize)]
+struct Record<T> {
+    /// The settings of this stage and of every stage before it.
+    settings: String,
+    /// What the stage measured.
+    value: T,
+}
+
+/// The demo's stages, in order. A stage's result is reused while its
+/// settings and those of every earlier stage are the ones it ran with;
+/// otherwise its outputs are deleted and it runs again.
+struct Stages {
+    dir: PathBuf,
+    chain: String,
+}
+
+impl Stages {
+    fn new(out: &Path) -> Self {
+        Self {
+            dir: out.join("stages"),
+            chain: String::new(),
+        }
     }
-    eprintln!("\n== {title}");
-    let t0 = Instant::now();
-    let value = f().with_context(|| format!("demo stage `{name}`"))?;
-    let took = t0.elapsed().as_secs_f64();
-    let json = serde_json::to_string_pretty(&value)?;
-    atomic_write(&file, |w| std::io::Write::write_all(w, json.as_bytes()))?;
-    eprintln!("== {title}: {took:.0} s");
-    Ok((value, Some(took)))
+
+    /// Runs `f` (whose outputs are `outputs`) unless an earlier run did it with these settings.
+    fn run<T: Serialize + DeserializeOwned>(
+        &mut self,
+        name: &str,
+        title: &str,
+        settings: String,
+        outputs: &[PathBuf],
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, Took)> {
+        self.chain = format!("{}|{name}: {settings}", self.chain);
+        let file = self.dir.join(format!("{name}.json"));
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && let Ok(done) = serde_json::from_str::<Record<T>>(&text)
+        {
+            if done.settings == self.chain {
+                eprintln!(
+                    "
+== {title}: done in an earlier run ({})",
+                    file.display()
+                );
+                return Ok((done.value, None));
+            }
+            eprintln!(
+                "
+{title}: settings changed since the last run; redoing it"
+            );
+            for path in outputs {
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else {
+                    std::fs::remove_file(path)
+                };
+                removed
+                    .or_else(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => Ok(()),
+                        _ => Err(e),
+                    })
+                    .with_context(|| format!("removing {}", path.display()))?;
+            }
+        }
+        eprintln!(
+            "
+== {title}"
+        );
+        let t0 = Instant::now();
+        let value = f().with_context(|| format!("demo stage `{name}`"))?;
+        let took = t0.elapsed().as_secs_f64();
+        let record = Record {
+            settings: self.chain.clone(),
+            value,
+        };
+        let json = serde_json::to_string_pretty(&record)?;
+        atomic_write(&file, |w| std::io::Write::write_all(w, json.as_bytes()))?;
+        eprintln!("== {title}: {took:.0} s");
+        Ok((record.value, Some(took)))
+    }
 }
 
 /// Everything the report shows.
@@ -158,6 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", out.display()))?;
     let unlabelled = data.join("unlabelled");
     let mut timings = Vec::new();
+    let mut stages = Stages::new(out);
 
     for (name, title, lambda) in [
         ("matpac", "1/7 MATPAC pretraining (tiny, λ = 0.5)", None),
@@ -167,24 +228,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Some("lambda=0"),
         ),
     ] {
-        let ((), took) = stage(out, &format!("pretrain_{name}"), title, || {
-            pretrain::run(pretrain::Args {
-                data: unlabelled.clone(),
-                preset: Preset::Tiny,
-                out: out.join(name),
-                steps: Some(args.steps),
-                resume: true,
-                config: None,
-                overrides: lambda.map(String::from).into_iter().collect(),
-                cache: args.cache.clone(),
-                quiet: args.quiet,
-            })
-        })?;
+        let settings = format!(
+            "data {} steps {} {lambda:?}",
+            unlabelled.display(),
+            args.steps
+        );
+        let outputs = [out.join(name)];
+        let ((), took) = stages.run(
+            &format!("pretrain_{name}"),
+            title,
+            settings,
+            &outputs,
+            || {
+                pretrain::run(pretrain::Args {
+                    data: unlabelled.clone(),
+                    preset: Preset::Tiny,
+                    out: out.join(name),
+                    steps: Some(args.steps),
+                    resume: true,
+                    config: None,
+                    // The schedules (warm-up, cosine, EMA ramps) span exactly `--steps`.
+                    overrides: [format!("train.total_steps={}", args.steps)]
+                        .into_iter()
+                        .chain(lambda.map(String::from))
+                        .collect(),
+                    cache: args.cache.clone(),
+                    quiet: args.quiet,
+                })
+            },
+        )?;
         timings.push((title.to_string(), took));
     }
 
     let title = "3/7 linear probe: MATPAC vs λ = 0 vs random init";
-    let (probe_table, took) = stage(out, "probe", title, || {
+    let settings = format!("data {}", data.display());
+    let (probe_table, took) = stages.run("probe", title, settings, &[out.join("probe")], || {
         probe_suite::run(probe_suite::Args {
             matpac: Some(out.join("matpac")),
             lambda0: Some(out.join("lambda0")),
@@ -203,7 +281,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     timings.push((title.to_string(), took));
 
     let title = "4/7 distillation into the DS-CNN student";
-    let (distill, took) = stage(out, "distill", title, || {
+    let settings = format!("student {} epochs {}", args.student, args.distill_epochs);
+    let (distill, took) = stages.run("distill", title, settings, &[out.join("student")], || {
         distill::run(distill::Args {
             teacher: out.join("matpac"),
             data: unlabelled.clone(),
@@ -221,7 +300,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     timings.push((title.to_string(), took));
 
     let title = "5/7 tagger head on the labelled clips";
-    let (tagger, took) = stage(out, "tagger", title, || {
+    let settings = format!("epochs {}", args.tagger_epochs);
+    let (tagger, took) = stages.run("tagger", title, settings, &[out.join("tagger")], || {
         train_tagger::run(train_tagger::Args {
             data: data.clone(),
             out: out.join("tagger"),
@@ -237,7 +317,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let title = "6/7 int8 quantisation and export";
     let model_path = out.join("tagger.onnx");
-    let ((quant, export), took) = stage(out, "quantize", title, || {
+    let outputs = [model_path.clone()];
+    let ((quant, export), took) = stages.run("quantize", title, String::new(), &outputs, || {
         let q = quantize::run(quantize::Args {
             student: out.join("tagger"),
             data: data.clone(),
@@ -258,7 +339,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     timings.push((title.to_string(), took));
 
     let title = "7/7 tagging a scene with the runtime's streaming tagger";
-    let (scene, took) = stage(out, "tag", title, || tag_scene(&model_path, &scene, out))?;
+    let settings = format!("scene {}", scene.display());
+    let (scene, took) = stages.run("tag", title, settings, &[], || {
+        tag_scene(&model_path, &scene, out)
+    })?;
     timings.push((title.to_string(), took));
 
     let results = Results {
