@@ -10,6 +10,9 @@
 #                            #   workspace's binary) on the same WAV and model, with at
 #                            #   least one event
 #
+# MATPAC_MODEL / MATPAC_SCENE (paths) replace the embedded model and tagged WAV (build.rs);
+# the host side of --check then uses the same files.
+#
 # Needs qemu-system-arm (Debian: apt-get install -y qemu-system-arm). QEMU_TIMEOUT (s,
 # default 120) bounds the run. The output's format is documented in src/report.rs.
 set -euo pipefail
@@ -61,7 +64,8 @@ if [ "$check" -eq 1 ]; then
     echo "run-qemu.sh: firmware report == host report ($frames frames, $(wc -c <"$out_dir/host.out") bytes)" >&2
 
     (cd .. && nice -n 10 cargo build -q --bin matpac >&2)
-    ../target/debug/matpac tag --format text models/tagger.onnx clips/scene01_0-10s.wav \
+    ../target/debug/matpac tag --format text "${MATPAC_MODEL:-models/tagger.onnx}" \
+        "${MATPAC_SCENE:-clips/scene01_0-10s.wav}" \
         | sed 's/^[^:]*: //' >"$out_dir/host.events"
     grep '^onset=' "$out_dir/qemu.out" >"$out_dir/qemu.events" || true
     if ! cmp -s "$out_dir/qemu.events" "$out_dir/host.events"; then

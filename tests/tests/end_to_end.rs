@@ -6,12 +6,13 @@
 //! 4. `matpac export`: the `.onnx` parses in the runtime and in tract, and both
 //!    engines give the same scores on the held-out clips' windows;
 //! 5. the runtime's streaming `Tagger` finds the held-out sounds in a clip
-//!    assembled from them at known times, with onset error ≤ one stride.
-//!
-//! The Cortex-M4 side of the chain (QEMU firmware == host) is checked by
-//! `firmware-example/run-qemu.sh --check`, which `scripts/test-all.sh` runs.
+//!    assembled from them at known times, with onset error ≤ one stride;
+//! 6. the firmware built with this model and this clip (`MATPAC_MODEL`,
+//!    `MATPAC_SCENE`) and run on a Cortex-M4 in QEMU prints the same events,
+//!    byte for byte. Needs `qemu-system-arm` (`.ci/run` installs it).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use clap::Parser;
 use matpac_runtime::Model;
@@ -194,6 +195,15 @@ fn pretrain_distill_tag_export_and_tag_a_scene() {
             e.score
         );
     }
+    let host_lines: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let mut line = String::new();
+            e.write_text(&mut line, tagger.class_name(e.class), fe.sample_rate)
+                .unwrap();
+            line
+        })
+        .collect();
     for (class, onset) in placed {
         let hit = events.iter().find(|e| {
             tagger.class_name(e.class) == CLASSES[class]
@@ -205,4 +215,40 @@ fn pretrain_distill_tag_export_and_tag_a_scene() {
             CLASSES[class]
         );
     }
+
+    // 6. The same model and clip in the firmware, on a Cortex-M4 in QEMU.
+    let wav = dir.path().join("clip.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: fe.sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    pcm.iter().for_each(|&s| writer.write_sample(s).unwrap());
+    writer.finalize().unwrap();
+    let firmware = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-example");
+    let run = Command::new(firmware.join("run-qemu.sh"))
+        .current_dir(&firmware)
+        .env("MATPAC_MODEL", dir.path().join("tagger.onnx"))
+        .env("MATPAC_SCENE", &wav)
+        .output()
+        .expect("runs firmware-example/run-qemu.sh");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "QEMU firmware run failed (needs qemu-system-arm and the thumbv7em target):\n{}\n{stdout}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let qemu_lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("onset=")).collect();
+    println!(
+        "QEMU: {} events, host: {}",
+        qemu_lines.len(),
+        host_lines.len()
+    );
+    assert!(!host_lines.is_empty());
+    assert_eq!(
+        qemu_lines, host_lines,
+        "firmware events differ from the host tagger's"
+    );
 }

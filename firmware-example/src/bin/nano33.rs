@@ -39,8 +39,8 @@ bind_interrupts!(struct Irqs {
     PDM => pdm::InterruptHandler<peripherals::PDM>;
 });
 
-/// The int8 tagger exported by `matpac export` (see `models/README.md`).
-static MODEL: &[u8] = include_bytes!("../../models/tagger.onnx");
+/// The int8 tagger: `MATPAC_MODEL` at build time, default `models/tagger.onnx` (build.rs).
+static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.onnx"));
 /// Samples per DMA buffer: 32 ms at 16 kHz.
 const BUFFER_LEN: usize = 512;
 /// Bytes of PCM buffered between the sampler and the tagger: 0.5 s at 16 kHz.

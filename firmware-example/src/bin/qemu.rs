@@ -35,10 +35,11 @@ use panic_semihosting as _;
 /// The embedded clip: 64 000 samples, s16le mono (1-byte aligned, hence decoded in chunks).
 static CLIP: &[u8] = include_bytes!("../../clips/scene01_0-4s.s16le");
 
-/// The int8 tagger exported by `matpac demo` (`models/README.md`).
-static MODEL: &[u8] = include_bytes!("../../models/tagger.onnx");
-/// The first 10 s of `data/bundled/scenes/scene01.flac` as a 16 kHz 16-bit mono WAV.
-static SCENE: &[u8] = include_bytes!("../../clips/scene01_0-10s.wav");
+/// The int8 tagger: `MATPAC_MODEL` at build time, default `models/tagger.onnx` (build.rs).
+static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.onnx"));
+/// The clip to tag: `MATPAC_SCENE` at build time, default `clips/scene01_0-10s.wav` (the
+/// first 10 s of `data/bundled/scenes/scene01.flac`, 16 kHz 16-bit mono).
+static SCENE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/scene.wav"));
 
 /// SysTick is a 24-bit down-counter.
 const SYSTICK_MASK: u32 = 0x00FF_FFFF;

@@ -414,3 +414,66 @@ fn tag_scene(model_path: &Path, scene: &Path, out: &Path) -> anyhow::Result<Scen
         png,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_are_reused_only_with_the_same_settings_upstream_and_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        let product = out.join("b.out");
+        let run = |first: &str, second: &str, calls: &mut Vec<&'static str>| {
+            let mut stages = Stages::new(out);
+            let (a, _) = stages
+                .run("a", "a", first.into(), &[], || {
+                    calls.push("a");
+                    Ok(1u32)
+                })
+                .unwrap();
+            let (b, took) = stages
+                .run(
+                    "b",
+                    "b",
+                    second.into(),
+                    std::slice::from_ref(&product),
+                    || {
+                        calls.push("b");
+                        std::fs::write(&product, "x").unwrap();
+                        Ok(a + 1)
+                    },
+                )
+                .unwrap();
+            (b, took.is_some())
+        };
+        let mut calls = Vec::new();
+        assert_eq!(run("s1", "t1", &mut calls), (2, true));
+        assert_eq!(run("s1", "t1", &mut calls), (2, false), "reused");
+        assert_eq!(calls, ["a", "b"]);
+        // Own settings changed: only b reruns, its old output removed first.
+        std::fs::write(&product, "stale").unwrap();
+        calls.clear();
+        let mut stages = Stages::new(out);
+        stages.run("a", "a", "s1".into(), &[], || Ok(1u32)).unwrap();
+        let (_, took) = stages
+            .run(
+                "b",
+                "b",
+                "t2".into(),
+                std::slice::from_ref(&product),
+                || {
+                    assert!(
+                        !product.exists(),
+                        "the stale output is removed before the rerun"
+                    );
+                    Ok(5u32)
+                },
+            )
+            .unwrap();
+        assert!(took.is_some());
+        // Upstream settings changed: both rerun.
+        assert_eq!(run("s2", "t2", &mut calls), (2, true));
+        assert_eq!(calls, ["a", "b"]);
+    }
+}
