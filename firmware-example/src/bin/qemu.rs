@@ -111,9 +111,11 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
     }
     writeln!(
         out,
-        "tags model_bytes={} arena={arena_len} window={window_len} sample_rate={rate} samples={}",
+        "tags model_bytes={} arena={arena_len} window={window_len} sample_rate={rate} samples={} model_struct_bytes={} tagger_struct_bytes={}",
         MODEL.len(),
-        pcm.len() / 2
+        pcm.len() / 2,
+        core::mem::size_of::<Model<'static>>(),
+        core::mem::size_of::<matpac_runtime::tagger::Tagger<'static, 'static, 'static, { matpac_firmware_example::tags::MAX_CLASSES }>>()
     )
     .map_err(|_| ())?;
     let mut window = [0i8; WINDOW_CAPACITY];

@@ -48,22 +48,37 @@ pub fn spectrogram_events_png(
     truth: &[TimedEvent],
     title: &str,
 ) -> Result<bool, EvalError> {
-    let draw = |text| draw(path, mel, hop_seconds, detected, truth, title, text);
+    let plot = Plot {
+        mel,
+        hop_seconds,
+        detected,
+        truth,
+        title,
+    };
+    let draw = |text| draw(path, &plot, text);
     match draw(true) {
         Ok(()) => Ok(true),
         Err(_) => draw(false).map(|()| false).map_err(EvalError::Report),
     }
 }
 
-fn draw(
-    path: &Path,
-    mel: &LogMel,
+/// What one picture shows.
+struct Plot<'a> {
+    mel: &'a LogMel,
     hop_seconds: f64,
-    detected: &[TimedEvent],
-    truth: &[TimedEvent],
-    title: &str,
-    text: bool,
-) -> Result<(), String> {
+    detected: &'a [TimedEvent],
+    truth: &'a [TimedEvent],
+    title: &'a str,
+}
+
+fn draw(path: &Path, plot: &Plot<'_>, text: bool) -> Result<(), String> {
+    let Plot {
+        mel,
+        hop_seconds,
+        detected,
+        truth,
+        title,
+    } = *plot;
     let mut classes: Vec<&str> = truth
         .iter()
         .chain(detected)
