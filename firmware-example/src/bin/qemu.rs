@@ -134,6 +134,29 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
     if let Err(e) = r {
         return Err(fail(out, &e));
     }
+    // The same window again, SysTick read after every step: instructions per layer.
+    let mut step_ticks = [0u32; 64];
+    let mut last = SYST::get_current();
+    let r = engine.run_quantized_observed(&window[..window_len], &mut scores[..n], |i, _| {
+        let now = SYST::get_current();
+        if let Some(slot) = step_ticks.get_mut(i) {
+            *slot = last.wrapping_sub(now) & SYSTICK_MASK;
+        }
+        last = SYST::get_current();
+    });
+    if let Err(e) = r {
+        return Err(fail(out, &e));
+    }
+    for (i, step) in model.steps().iter().enumerate() {
+        let instr = u64::from(step_ticks.get(i).copied().unwrap_or(0)) * u64::from(INSTR_PER_TICK);
+        let (kind, macs) = step_macs(step);
+        write!(out, "bench step {i} {kind} macs={macs} instr={instr}").map_err(|_| ())?;
+        if macs > 0 {
+            let tenths = instr * 10 / macs as u64;
+            write!(out, " instr_per_mac={}.{}", tenths / 10, tenths % 10).map_err(|_| ())?;
+        }
+        writeln!(out).map_err(|_| ())?;
+    }
     writeln!(
         out,
         "bench window_instr={} stack_used_bytes={}",
@@ -141,6 +164,38 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
         stack_high_water()
     )
     .map_err(|_| ())
+}
+
+/// A step's kind (`conv KHxKW sSHxSW gG`, `matmul`, `pool`, `elementwise`) and its
+/// multiply-accumulates.
+fn step_macs(step: &matpac_runtime::model::Step<'_>) -> (StepKind, usize) {
+    use matpac_runtime::model::Step;
+    match step {
+        Step::Conv(c) => {
+            let g = &c.geo;
+            let [m, oh, ow] = g.out_chw;
+            let cpg = g.in_chw[0] / g.group.max(1);
+            (StepKind::Conv(g.kernel, g.stride, g.group), m * oh * ow * cpg * g.kernel[0] * g.kernel[1])
+        }
+        Step::MatMul(mm) => (StepKind::Other("matmul"), mm.mkn[0] * mm.mkn[1] * mm.mkn[2]),
+        Step::Pool(_) => (StepKind::Other("pool"), 0),
+        Step::Elementwise(_) => (StepKind::Other("elementwise"), 0),
+    }
+}
+
+/// How a step is named in the `bench step` lines.
+enum StepKind {
+    Conv([usize; 2], [usize; 2], usize),
+    Other(&'static str),
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conv(k, s, g) => write!(f, "conv{}x{}/s{}x{}/g{}", k[0], k[1], s[0], s[1], g),
+            Self::Other(name) => f.write_str(name),
+        }
+    }
 }
 
 /// Elapsed SysTick ticks of `f` (down-counter, mod 2^24).

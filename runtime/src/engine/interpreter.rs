@@ -61,7 +61,27 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
         for (d, &s) in dst.iter_mut().zip(input) {
             *d = s as u8;
         }
-        self.run_steps(output)
+        self.run_steps(output, |_, _| {})
+    }
+
+    /// [`Self::run_quantized`], calling `after_step(index, step)` after each
+    /// step of `model.steps()`: a hook for per-layer timing (the QEMU
+    /// firmware's instruction counts per layer).
+    pub fn run_quantized_observed(
+        &mut self,
+        input: &[i8],
+        output: &mut [f32],
+        after_step: impl FnMut(usize, &Step<'a>),
+    ) -> Result<(), Error> {
+        let slot = self.input_slot(input.len(), output.len())?;
+        let dst = self
+            .arena
+            .get_mut(slot.offset..slot.offset + slot.len)
+            .ok_or_else(internal)?;
+        for (d, &s) in dst.iter_mut().zip(input) {
+            *d = s as u8;
+        }
+        self.run_steps(output, after_step)
     }
 
     fn input_slot(&self, input_len: usize, output_len: usize) -> Result<TensorSlot, Error> {
@@ -84,9 +104,13 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
             .ok_or_else(internal)
     }
 
-    fn run_steps(&mut self, output: &mut [f32]) -> Result<(), Error> {
+    fn run_steps(
+        &mut self,
+        output: &mut [f32],
+        mut after_step: impl FnMut(usize, &Step<'a>),
+    ) -> Result<(), Error> {
         let slots = self.model.tensors();
-        for step in self.model.steps() {
+        for (index, step) in self.model.steps().iter().enumerate() {
             let out_t = match step {
                 Step::Conv(s) => s.y.tensor,
                 Step::MatMul(s) => s.y.tensor,
@@ -104,6 +128,7 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
                 Step::Pool(s) => ops::pool::run(s, read(s.x)?, y),
                 Step::Elementwise(s) => ops::elementwise::run(s, &src, y),
             }
+            after_step(index, step);
         }
         let src = WholeArena {
             arena: self.arena,
@@ -134,6 +159,6 @@ impl Engine for Interpreter<'_, '_, '_> {
         for (d, &x) in dst.iter_mut().zip(input) {
             *d = quantize_f32(x, inv, i32::from(q.zero_point)) as u8;
         }
-        self.run_steps(output)
+        self.run_steps(output, |_, _| {})
     }
 }
