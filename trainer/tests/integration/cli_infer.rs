@@ -3,14 +3,14 @@
 //! corrupt model gets a one-line error.
 
 use matpac_trainer::io::read_npy_f32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/fixtures/onnx")
 }
 
-fn infer(model: &PathBuf, input: &PathBuf, out: &PathBuf, engine: &str) -> std::process::Output {
+fn infer(model: &Path, input: &Path, out: &Path, engine: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_matpac"))
         .args([
             "infer",
