@@ -176,13 +176,15 @@ impl RoundingScaler {
             if shift > 62 {
                 return 0;
             }
-            let a = val.unsigned_abs();
-            let half = 1u64 << (shift - 1);
-            // Ties to even: subtract one from the nudge when the truncated
-            // quotient is even (tract: `((|val| >> shift) & 1) − 1`).
-            let odd = (a >> shift) & 1;
-            let q = (a + half - 1 + odd) >> shift;
-            if val < 0 { -(q as i64) } else { q as i64 }
+            // round_half_even(val / 2^s) = (val + 2^(s−1) − 1 + odd) >> s with
+            // odd = (val >> s) & 1 and arithmetic (flooring) shifts, for either
+            // sign: write val = q·2^s + r, 0 ≤ r < 2^s; the sum carries into q
+            // exactly when r > 2^(s−1), or r = 2^(s−1) and q is odd. Same
+            // result as tract's sign–magnitude form (`reference_apply` in the
+            // tests), without the absolute value and the sign restore; no
+            // overflow, since |val| < 2^62.
+            let odd = (val >> shift) & 1;
+            (val + ((1i64 << (shift - 1)) - 1) + odd) >> shift
         } else {
             let left = (-shift).min(62) as u32;
             val.checked_shl(left)
@@ -196,6 +198,76 @@ impl RoundingScaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// tract's sign–magnitude rounding, the form `RoundingScaler::apply` replaced.
+    fn reference_apply(sc: RoundingScaler, acc: i32) -> i32 {
+        let val = i64::from(sc.multiplier) * i64::from(acc);
+        let shift = sc.shift;
+        let r = if shift > 0 {
+            if shift > 62 {
+                return 0;
+            }
+            let a = val.unsigned_abs();
+            let half = 1u64 << (shift - 1);
+            let odd = (a >> shift) & 1;
+            let q = (a + half - 1 + odd) >> shift;
+            if val < 0 { -(q as i64) } else { q as i64 }
+        } else {
+            let left = (-shift).min(62) as u32;
+            val.checked_shl(left)
+                .filter(|v| v >> left == val)
+                .unwrap_or(if val < 0 { i64::MIN } else { i64::MAX })
+        };
+        r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+
+    #[test]
+    fn rounding_scaler_equals_the_sign_magnitude_reference() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let edges = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+            1 << 20,
+            -(1 << 20),
+        ];
+        for _ in 0..2000 {
+            let sc = RoundingScaler {
+                multiplier: (next() as i32).unsigned_abs() as i32 | (1 << 30),
+                shift: (next() % 70) as i32 - 4,
+            };
+            for &acc in &edges {
+                assert_eq!(sc.apply(acc), reference_apply(sc, acc), "{sc:?} {acc}");
+            }
+            for _ in 0..50 {
+                let acc = next() as i32 >> (next() % 31);
+                assert_eq!(sc.apply(acc), reference_apply(sc, acc), "{sc:?} {acc}");
+            }
+        }
+        // Exact ties at every shift: multiplier 2^30, acc odd multiples of half.
+        for shift in 1..=62 {
+            let sc = RoundingScaler {
+                multiplier: 1 << 30,
+                shift,
+            };
+            for acc in -9..=9 {
+                assert_eq!(sc.apply(acc), reference_apply(sc, acc), "{sc:?} {acc}");
+            }
+        }
+    }
 
     #[test]
     fn multiplier_round_trips_within_2_pow_minus_31() {
