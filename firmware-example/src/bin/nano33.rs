@@ -9,9 +9,9 @@
 //!   runs on an interrupt executor at priority 6, so it preempts inference; its callback
 //!   only copies the samples into the [`PCM`] pipe. The thread-mode executor reads the
 //!   pipe and pushes the samples through the tagger, which runs the model every stride.
-//!   The pipe holds [`PIPE_BYTES`] = 1.0 s of audio: inference of one window must stay
-//!   well under that (QEMU: 24.3 M instructions per window with the scalar kernels,
-//!   ≈ 0.38–0.57 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
+//!   The pipe holds [`PIPE_BYTES`] = 0.5 s of audio: inference of one window must stay
+//!   under that (QEMU: 23.5 M instructions per window with the scalar kernels,
+//!   ≈ 0.37–0.55 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
 //!   the slowest push is logged every second). Samples that do not fit are counted and
 //!   logged as overruns, never blocked on.
 
