@@ -25,6 +25,13 @@ where
         w.flush()?;
     }
     tmp.as_file().sync_all()?;
+    // The temporary file is created 0600; outputs are ordinary files (0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -88,5 +95,11 @@ mod tests {
             6,
             "old file must survive"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "outputs are ordinary readable files");
+        }
     }
 }

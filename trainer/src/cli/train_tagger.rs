@@ -8,8 +8,8 @@ use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{standardise, train_test, windows_of};
 use crate::edge::student::StudentConfig;
 use crate::edge::tagger_head::{
-    EpochReport, TaggerTrainConfig, choose_thresholds, fine_tune, micro_f1, scores, top1, train,
-    with_new_head,
+    EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, choose_thresholds, fine_tune, micro_f1,
+    scores, top1, train, with_new_head,
 };
 use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
@@ -38,6 +38,13 @@ pub struct Args {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Lowest per-class threshold (the F1-optimal one on validation is clamped to
+    /// `[min, max]`).
+    #[arg(long, default_value_t = THRESHOLD_RANGE.0)]
+    pub min_threshold: f32,
+    /// Highest per-class threshold.
+    #[arg(long, default_value_t = THRESHOLD_RANGE.1)]
+    pub max_threshold: f32,
     /// Start from this student checkpoint (e.g. from `matpac distill`): its
     /// architecture and feature statistics, a new head.
     #[arg(long)]
@@ -132,7 +139,17 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     };
     let plain = device.inner();
     let val_s = scores(&model, &student, &val_w.x, &plain);
-    let thresholds = choose_thresholds(&val_s, &val_w.y);
+    if !(0.0..=1.0).contains(&args.min_threshold)
+        || args.min_threshold > args.max_threshold
+        || args.max_threshold > 1.0
+    {
+        anyhow::bail!(
+            "--min-threshold {} / --max-threshold {}: need 0 ≤ min ≤ max ≤ 1",
+            args.min_threshold,
+            args.max_threshold
+        );
+    }
+    let thresholds = choose_thresholds(&val_s, &val_w.y, (args.min_threshold, args.max_threshold));
     let (val_top1, val_f1) = (
         top1(&val_s, &val_w.y),
         micro_f1(&val_s, &val_w.y, &thresholds),

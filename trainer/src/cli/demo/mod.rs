@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use super::probe::ProbeOptions;
 use super::probe_suite::default_bundled;
 use super::{distill, export, pretrain, probe_suite, quantize, tag, train_tagger};
+use crate::edge::tagger_head::THRESHOLD_RANGE;
 use crate::eval::events::read_events_csv;
 use crate::io::atomic_write;
 use crate::matpac::Preset;
@@ -300,7 +301,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     timings.push((title.to_string(), took));
 
     let title = "5/7 tagger head on the labelled clips";
-    let settings = format!("epochs {}", args.tagger_epochs);
+    let settings = format!(
+        "epochs {} thresholds {THRESHOLD_RANGE:?}",
+        args.tagger_epochs
+    );
     let (tagger, took) = stages.run("tagger", title, settings, &[out.join("tagger")], || {
         train_tagger::run(train_tagger::Args {
             data: data.clone(),
@@ -310,6 +314,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             batch: 32,
             lr: 3e-3,
             seed: 0,
+            min_threshold: THRESHOLD_RANGE.0,
+            max_threshold: THRESHOLD_RANGE.1,
             init: Some(out.join("student")),
         })
     })?;
