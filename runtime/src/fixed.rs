@@ -172,6 +172,17 @@ impl RoundingScaler {
     pub fn apply(self, acc: i32) -> i32 {
         let val = i64::from(self.multiplier) * i64::from(acc);
         let shift = self.shift;
+        if (33..=62).contains(&shift) {
+            // The usual case (scales below 2^-2). The same rounding as below on
+            // 32-bit words: `val >> shift` is the high word shifted by
+            // `shift − 32`; `2^(shift−1) − 1` is `(2^(shift−33) − 1)·2^32 +
+            // (2^32 − 1)`, so no 64-bit variable shift is needed; |val| < 2^62
+            // keeps the result within ±2^29 (no saturation).
+            let s = (shift - 32) as u32;
+            let odd = i64::from(((val >> 32) as i32 >> s) & 1);
+            let nudge = (i64::from((1i32 << (shift - 33)) - 1) << 32) | 0xFFFF_FFFF;
+            return (((val + nudge + odd) >> 32) as i32) >> s;
+        }
         let r = if shift > 0 {
             if shift > 62 {
                 return 0;
@@ -262,6 +273,15 @@ mod tests {
             };
             for acc in -9..=9 {
                 assert_eq!(sc.apply(acc), reference_apply(sc, acc), "{sc:?} {acc}");
+            }
+            // val = (2k + 1)·2^(shift−1): an exact tie, for the 32-bit fast path too.
+            if (32..=59).contains(&shift) {
+                for k in -4..=4i32 {
+                    let acc = (2 * k + 1) << (shift - 31);
+                    let got = sc.apply(acc);
+                    assert_eq!(got, reference_apply(sc, acc), "{sc:?} {acc}");
+                    assert_eq!(got % 2, 0, "ties go to even: {acc} → {got}");
+                }
             }
         }
     }
