@@ -10,8 +10,8 @@
 //!   only copies the samples into the [`PCM`] pipe. The thread-mode executor reads the
 //!   pipe and pushes the samples through the tagger, which runs the model every stride.
 //!   The pipe holds [`PIPE_BYTES`] = 0.5 s of audio: inference of one window must stay
-//!   under that (QEMU: 21.3 M instructions per window with the scalar kernels,
-//!   ≈ 0.33–0.50 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
+//!   under that (QEMU: 19.8 M instructions per window with the scalar kernels,
+//!   ≈ 0.31–0.46 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
 //!   the slowest push is logged every second). Samples that do not fit are counted and
 //!   logged as overruns, never blocked on.
 
