@@ -2,7 +2,7 @@
 //! `matpac quantize`) and write one int8 QOperator `.onnx` with metadata,
 //! checked by parsing it with the runtime.
 
-use super::quantize::{meta, prepare};
+use super::quantize::{Prepared, meta, prepare};
 use crate::edge::onnx_export::{OutputKind, to_onnx, write_onnx};
 use matpac_runtime::model::Model;
 use std::path::PathBuf;
@@ -56,13 +56,19 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         &args.calibration,
         args.max_windows,
     )?;
-    let bytes = to_onnx(&p.q, &meta(&p, output))?;
-    write_onnx(&args.out, &bytes)?;
+    write(&p, output, &args.out)
+}
+
+/// Writes `p` as an `.onnx` with `output` to `out`, checks that the runtime
+/// parses it, prints and returns its size, parameters, MACs and arena.
+pub fn write(p: &Prepared, output: OutputKind, out: &std::path::Path) -> anyhow::Result<Summary> {
+    let bytes = to_onnx(&p.q, &meta(p, output))?;
+    write_onnx(out, &bytes)?;
     let model = Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
     let stats = p.info.student.stats();
     println!(
         "{}: {} B, {} params, {} MACs/window, arena {} B, output {:?} [1, {}]",
-        args.out.display(),
+        out.display(),
         bytes.len(),
         stats.params,
         stats.macs,

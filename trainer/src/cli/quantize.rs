@@ -5,7 +5,7 @@
 
 use crate::data::readers;
 use crate::edge::checkpoint;
-use crate::edge::onnx_export::{Cut, ExportMeta, OutputKind, to_onnx, to_onnx_cut, write_onnx};
+use crate::edge::onnx_export::{Cut, ExportMeta, OutputKind, to_onnx_cut};
 use crate::edge::pipeline::{
     describe_input, float_and_int8_logits, sigmoid_rows, standardise, subsample, train_test,
     windows_of,
@@ -126,6 +126,8 @@ pub struct Summary {
     pub int8: (f64, f64),
     /// One line per layer: error of the int8 activations vs float.
     pub layers: Vec<String>,
+    /// The `.onnx` written with `--out`.
+    pub written: Option<super::export::Summary>,
 }
 
 /// Calibrates, reports, optionally writes.
@@ -166,15 +168,15 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             100.0 * i_f1 / f_f1
         );
     }
-    if let Some(out) = &args.out {
-        let bytes = to_onnx(&p.q, &meta(&p, OutputKind::Sigmoid))?;
-        write_onnx(out, &bytes)?;
-        eprintln!("→ {} ({} B)", out.display(), bytes.len());
-    }
+    let written = match &args.out {
+        Some(out) => Some(super::export::write(&p, OutputKind::Sigmoid, out)?),
+        None => None,
+    };
     Ok(Summary {
         windows: eval.len(),
         float: (f_top1, f_f1),
         int8: (i_top1, i_f1),
         layers,
+        written,
     })
 }

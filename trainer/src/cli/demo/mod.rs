@@ -324,24 +324,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let title = "6/7 int8 quantisation and export";
     let model_path = out.join("tagger.onnx");
     let outputs = [model_path.clone()];
-    let ((quant, export), took) = stages.run("quantize", title, String::new(), &outputs, || {
-        let q = quantize::run(quantize::Args {
+    // One calibration: `quantize --out` also writes the `.onnx`, as `export` would.
+    let (quant, took) = stages.run("quantize", title, String::new(), &outputs, || {
+        quantize::run(quantize::Args {
             student: out.join("tagger"),
             data: data.clone(),
             calibration: "99.99".into(),
             max_windows: 512,
-            out: None,
-        })?;
-        let e = export::run(export::Args {
-            student: out.join("tagger"),
-            data: data.clone(),
-            out: model_path.clone(),
-            calibration: "99.99".into(),
-            max_windows: 512,
-            output: "sigmoid".into(),
-        })?;
-        Ok((q, e))
+            out: Some(model_path.clone()),
+        })
     })?;
+    let export = quant
+        .written
+        .clone()
+        .context("quantize --out wrote no model")?;
     timings.push((title.to_string(), took));
 
     let title = "7/7 tagging a scene with the runtime's streaming tagger";
