@@ -5,6 +5,7 @@
 //! student classifier's softmax. The targets are precomputed (one row per
 //! window), so this module does not depend on the teacher's code.
 
+use super::minibatch::{Minibatches, cosine_lr};
 use super::student::{Student, StudentConfig};
 use super::tagger_head::EpochReport;
 use burn::module::Module;
@@ -144,19 +145,12 @@ pub fn distill(
         .init();
     let n = windows.len();
     let total_steps = (n.div_ceil(dc.batch.max(1)) * dc.epochs).max(1);
-    let mut rng = dc.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut batches = Minibatches::new(n, dc.seed);
     let mut reports = Vec::new();
     let mut step = 0usize;
     for epoch in 1..=dc.epochs {
-        for i in (1..n).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(i, (rng % (i as u64 + 1)) as usize);
-        }
         let (mut sum, mut cos_sum) = (0f64, 0f64);
-        for idx in order.chunks(dc.batch.max(1)) {
+        for idx in batches.epoch(dc.batch) {
             let xs: Vec<&Vec<f32>> = idx.iter().map(|&i| &windows[i]).collect();
             let data: Vec<f32> = xs.iter().flat_map(|r| r.iter().copied()).collect();
             let x = Tensor::<4>::from_data(
@@ -179,10 +173,7 @@ pub fn distill(
             sum += f64::from(l) * idx.len() as f64;
             cos_sum += f64::from(cs) * idx.len() as f64;
             let grads = GradientsParams::from_grads(grads, &model);
-            let lr = dc.lr
-                * 0.5
-                * (1.0 + (std::f64::consts::PI * step as f64 / total_steps as f64).cos());
-            model = optim.step(lr, model, grads);
+            model = optim.step(cosine_lr(dc.lr, step, total_steps), model, grads);
             step += 1;
         }
         let r = EpochReport {

@@ -3,7 +3,8 @@
 //! [`quantize`]-ation and the QOperator ONNX [`onnx_export`] the runtime and
 //! tract read ([`onnx_proto`]: the prost messages). [`features`] makes the
 //! input windows with the runtime's own fixed-point front end; [`checkpoint`]
-//! stores a trained student; [`pipeline`] is the glue the subcommands share.
+//! stores a trained student; [`minibatch`] is the shuffling and learning-rate
+//! schedule both trainers use; [`pipeline`] is the glue the subcommands share.
 //!
 //! ```text
 //! fixed-point log-mel windows (features) ─► Student (Burn, f32) ─► FloatNet (BatchNorm folded)
@@ -13,6 +14,7 @@
 pub mod checkpoint;
 pub mod distill;
 pub mod features;
+pub mod minibatch;
 pub mod onnx_export;
 pub mod onnx_proto;
 pub mod pipeline;

@@ -2,6 +2,7 @@
 //! head (binary cross-entropy per class) on labelled windows, and per-class
 //! thresholds chosen on validation windows (the F1-maximising score).
 
+use super::minibatch::{Minibatches, cosine_lr};
 use super::student::{Student, StudentConfig};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -127,20 +128,12 @@ pub fn fine_tune(
     let n = train.x.len();
     let steps_per_epoch = n.div_ceil(tc.batch.max(1));
     let total = (steps_per_epoch * tc.epochs).max(1);
-    let mut rng = tc.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut batches = Minibatches::new(n, tc.seed);
     let mut reports = Vec::new();
     let mut step = 0usize;
     for epoch in 1..=tc.epochs {
-        // Fisher–Yates with xorshift.
-        for i in (1..n).rev() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            order.swap(i, (rng % (i as u64 + 1)) as usize);
-        }
         let mut loss_sum = 0f64;
-        for idx in order.chunks(tc.batch.max(1)) {
+        for idx in batches.epoch(tc.batch) {
             let rows: Vec<&Vec<f32>> = idx.iter().map(|&i| &train.x[i]).collect();
             let x = batch_tensor(
                 &rows,
@@ -158,9 +151,7 @@ pub fn fine_tune(
             let value: f32 = loss.into_scalar();
             loss_sum += f64::from(value) * idx.len() as f64;
             let grads = GradientsParams::from_grads(grads, &model);
-            let lr =
-                tc.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
-            model = optim.step(lr, model, grads);
+            model = optim.step(cosine_lr(tc.lr, step, total), model, grads);
             step += 1;
         }
         let val_loss = if val.x.is_empty() {
