@@ -12,6 +12,7 @@
 
 use super::embed::clip_list;
 use super::probe::{ProbeOptions, probe_data};
+use super::student_args::StudentTraining;
 use crate::audio::{load_audio, to_pcm_i16};
 use crate::data::{readers, splits};
 use crate::edge::checkpoint::{StudentInfo, save};
@@ -19,7 +20,6 @@ use crate::edge::distill::{DistillConfig, DistillTargets, distill};
 use crate::edge::features::{FeatureStats, clip_windows};
 use crate::edge::pipeline::HOP_FRAMES;
 use crate::edge::pipeline::student_clip_embeddings;
-use crate::edge::student::StudentConfig;
 use crate::eval::embed::ClipEncoder;
 use crate::eval::run::probe_dataset;
 use crate::frontend::FloatFrontend;
@@ -42,21 +42,9 @@ pub struct Args {
     /// Output folder (student.toml + student.bpk).
     #[arg(long)]
     pub out: PathBuf,
-    /// Student size: `default` or `tiny`.
-    #[arg(long, default_value = "default")]
-    pub preset: String,
-    /// Epochs.
-    #[arg(long, default_value_t = 30)]
-    pub epochs: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    /// Peak learning rate.
-    #[arg(long, default_value_t = 3e-3)]
-    pub lr: f64,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Student size and optimisation.
+    #[command(flatten)]
+    pub training: StudentTraining,
     /// Weight of the cosine loss to the teacher's embedding.
     #[arg(long, default_value_t = DistillConfig::default().cosine_weight)]
     pub cosine_weight: f64,
@@ -85,11 +73,8 @@ pub struct Summary {
 
 /// Computes teacher targets, distils, saves.
 pub fn run(args: Args) -> anyhow::Result<Summary> {
-    let student = match args.preset.as_str() {
-        "default" => StudentConfig::default(),
-        "tiny" => StudentConfig::tiny(1),
-        other => anyhow::bail!("unknown preset {other:?} (default, tiny)"),
-    };
+    // The student's own head is not trained here (`train-tagger --init` replaces it).
+    let student = args.training.student(1)?;
     let ckpt = if args.teacher.is_dir() {
         checkpoint_path(&args.teacher)
     } else {
@@ -144,10 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     );
     eprintln!("{}", student.stats());
     let dc = DistillConfig {
-        epochs: args.epochs,
-        batch: args.batch,
-        lr: args.lr,
-        seed: args.seed,
+        epochs: args.training.epochs,
+        batch: args.training.batch,
+        lr: args.training.lr,
+        seed: args.training.seed,
         cosine_weight: args.cosine_weight,
         kl_weight: args.kl_weight,
         ..Default::default()
@@ -176,14 +161,14 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             ckpt.display(),
             args.data.display(),
             windows.len(),
-            args.epochs,
-            args.seed
+            args.training.epochs,
+            args.training.seed
         ),
     };
     save(&args.out, &info, &model)?;
     eprintln!("→ {}", args.out.display());
     let probe = match &args.probe {
-        Some(data) => Some(probe_both(&ckpt, &info, &model, data, args.seed)?),
+        Some(data) => Some(probe_both(&ckpt, &info, &model, data, args.training.seed)?),
         None => None,
     };
     let stats = info.student.stats();

@@ -11,6 +11,7 @@ mod probe;
 mod probe_suite;
 mod quantize;
 mod soak;
+mod student_args;
 mod tag;
 mod train_tagger;
 

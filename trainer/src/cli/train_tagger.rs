@@ -2,6 +2,7 @@
 //! head on labelled clips, per-class thresholds chosen on a group-disjoint
 //! validation part of the training side; saves a student checkpoint.
 
+use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
 use crate::edge::checkpoint::{self, StudentInfo, save};
 use crate::edge::features::FeatureStats;
@@ -23,21 +24,9 @@ pub struct Args {
     /// Output folder (student.toml + student.bpk).
     #[arg(long)]
     pub out: PathBuf,
-    /// Student size: `default` (≈ 32 k params, 2.4 M MACs) or `tiny`.
-    #[arg(long, default_value = "default")]
-    pub preset: String,
-    /// Epochs.
-    #[arg(long, default_value_t = 30)]
-    pub epochs: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    /// Peak learning rate (cosine to 0).
-    #[arg(long, default_value_t = 3e-3)]
-    pub lr: f64,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Student size (ignored with `--init`) and optimisation.
+    #[command(flatten)]
+    pub training: StudentTraining,
     /// Lowest per-class threshold (the F1-optimal one on validation is clamped to
     /// `[min, max]`).
     #[arg(long, default_value_t = THRESHOLD_RANGE.0)]
@@ -83,17 +72,12 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         }
         None => None,
     };
-    let student = match (&init, args.preset.as_str()) {
-        (Some((_, config, _)), _) => config.clone(),
-        (None, "default") => StudentConfig {
-            n_outputs: n,
-            ..StudentConfig::default()
-        },
-        (None, "tiny") => StudentConfig::tiny(n),
-        (None, other) => anyhow::bail!("unknown preset {other:?} (default, tiny)"),
+    let student = match &init {
+        Some((_, config, _)) => config.clone(),
+        None => args.training.student(n)?,
     };
     let (train_side, test) = train_test(&ds);
-    let (fit, val) = splits::validation(&ds, &train_side, args.seed);
+    let (fit, val) = splits::validation(&ds, &train_side, args.training.seed);
     eprintln!(
         "{}: {} labels; clips fit {} / val {} / test {}",
         ds.name,
@@ -121,10 +105,10 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     );
     eprintln!("{}", student.stats());
     let tc = TaggerTrainConfig {
-        epochs: args.epochs,
-        batch: args.batch,
-        lr: args.lr,
-        seed: args.seed,
+        epochs: args.training.epochs,
+        batch: args.training.batch,
+        lr: args.training.lr,
+        seed: args.training.seed,
         ..Default::default()
     };
     let log = |r: &EpochReport| {
@@ -178,8 +162,8 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             env!("CARGO_PKG_VERSION"),
             args.data.display(),
             fit.len(),
-            args.epochs,
-            args.seed
+            args.training.epochs,
+            args.training.seed
         ),
     };
     save(&args.out, &info, &model)?;

@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 
 use super::probe::ProbeOptions;
 use super::probe_suite::default_bundled;
+use super::student_args::StudentTraining;
 use super::{distill, export, pretrain, probe_suite, quantize, tag, train_tagger};
 use crate::edge::tagger_head::THRESHOLD_RANGE;
 use crate::eval::events::read_events_csv;
@@ -76,6 +77,13 @@ pub struct Args {
 
 /// How long a stage took in this run (`None`: reused from an earlier run).
 pub type Took = Option<f64>;
+
+/// Parses the student flags alone, for their defaults.
+#[derive(clap::Parser)]
+struct StudentFlags {
+    #[command(flatten)]
+    training: StudentTraining,
+}
 
 /// A finished stage as stored in `OUT/stages/NAME.json`.
 #[derive(Serialize, serde::Deserialize)]
@@ -220,6 +228,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let unlabelled = data.join("unlabelled");
     let mut timings = Vec::new();
     let mut stages = Stages::new(out);
+    // The student flags' defaults, with the demo's preset and epochs.
+    let training = |epochs: usize| StudentTraining {
+        preset: args.student.clone(),
+        epochs,
+        ..<StudentFlags as clap::Parser>::parse_from(["demo"]).training
+    };
 
     for (name, title, lambda) in [
         ("matpac", "1/7 MATPAC pretraining (tiny, λ = 0.5)", None),
@@ -288,11 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             teacher: out.join("matpac"),
             data: unlabelled.clone(),
             out: out.join("student"),
-            preset: args.student.clone(),
-            epochs: args.distill_epochs,
-            batch: 32,
-            lr: 3e-3,
-            seed: 0,
+            training: training(args.distill_epochs),
             cosine_weight: 1.0,
             kl_weight: 1.0,
             probe: Some(data.clone()),
@@ -309,11 +319,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         train_tagger::run(train_tagger::Args {
             data: data.clone(),
             out: out.join("tagger"),
-            preset: args.student.clone(),
-            epochs: args.tagger_epochs,
-            batch: 32,
-            lr: 3e-3,
-            seed: 0,
+            training: training(args.tagger_epochs),
             min_threshold: THRESHOLD_RANGE.0,
             max_threshold: THRESHOLD_RANGE.1,
             init: Some(out.join("student")),
