@@ -49,61 +49,6 @@ pub fn bias_acc(bias: &Bias<'_>, m: usize, acc_scale: f32) -> i32 {
     }
 }
 
-/// Sum over one convolution window for output channel `m` at `(oy, ox)`:
-/// `Σ (x − x_zp)(w − w_zp)`, padding contributing zero (ONNX pads with the
-/// input zero point).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub fn conv_window(
-    x: &[u8],
-    x_zp: i32,
-    w_m: &[u8],
-    w_zp: i32,
-    geo: &ConvGeometry,
-    c0: usize,
-    oy: usize,
-    ox: usize,
-) -> i32 {
-    let [_, h, w] = geo.in_chw;
-    let [kh, kw] = geo.kernel;
-    let cpg = geo.in_chw[0] / geo.group.max(1);
-    let (sy, sx) = (geo.stride[0], geo.stride[1]);
-    let (dy, dx) = (geo.dilation[0], geo.dilation[1]);
-    // Columns of the window, and whether all of them are inside the row
-    // (then the row is one contiguous slice when undilated).
-    let ix0 = (ox * sx).wrapping_sub(geo.pads[1]);
-    let inside = ox * sx >= geo.pads[1] && ix0 + (kw - 1) * dx < w;
-    let mut acc = 0i32;
-    for ci in 0..cpg {
-        let plane = (c0 + ci) * h * w;
-        for ky in 0..kh {
-            let iy = (oy * sy + ky * dy).wrapping_sub(geo.pads[0]);
-            if iy >= h {
-                continue; // also catches "negative" (wrapped) rows
-            }
-            let xrow = x.get(plane + iy * w..plane + iy * w + w).unwrap_or(&[]);
-            let wstart = (ci * kh + ky) * kw;
-            let wrow = w_m.get(wstart..wstart + kw).unwrap_or(&[]);
-            if inside && dx == 1 {
-                let xs = xrow.get(ix0..ix0 + kw).unwrap_or(&[]);
-                for (&xv, &wv) in xs.iter().zip(wrow) {
-                    let t = (i32::from(xv as i8) - x_zp).wrapping_mul(i32::from(wv as i8) - w_zp);
-                    acc = acc.wrapping_add(t);
-                }
-                continue;
-            }
-            for (kx, &wv) in wrow.iter().enumerate() {
-                let ix = (ox * sx + kx * dx).wrapping_sub(geo.pads[1]);
-                if let Some(&xv) = xrow.get(ix) {
-                    let t = (i32::from(xv as i8) - x_zp).wrapping_mul(i32::from(wv as i8) - w_zp);
-                    acc = acc.wrapping_add(t);
-                }
-            }
-        }
-    }
-    acc
-}
-
 /// Output columns accumulated together by [`conv_row`] (a stack buffer).
 pub const ROW_CHUNK: usize = 128;
 
@@ -112,7 +57,8 @@ pub const ROW_CHUNK: usize = 128;
 /// `w_m` and input channels `c0 ..` into `acc` (which holds the bias). Loop
 /// order weight-outer, column-inner: the inner loop is a contiguous
 /// multiply-add over the input row whenever stride is 1 and the columns are
-/// inside the row. Exactly [`conv_window`] for each column.
+/// inside the row. Exactly the per-window sum for each column (tested
+/// against a naive one).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_row(
     x: &[u8],
@@ -228,6 +174,62 @@ pub fn dot_strided(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference the kernels are tested against: the sum over one convolution window for output channel `m` at `(oy, ox)`:
+    /// `Σ (x − x_zp)(w − w_zp)`, padding contributing zero (ONNX pads with the
+    /// input zero point).
+    #[allow(clippy::too_many_arguments)]
+    fn conv_window(
+        x: &[u8],
+        x_zp: i32,
+        w_m: &[u8],
+        w_zp: i32,
+        geo: &ConvGeometry,
+        c0: usize,
+        oy: usize,
+        ox: usize,
+    ) -> i32 {
+        let [_, h, w] = geo.in_chw;
+        let [kh, kw] = geo.kernel;
+        let cpg = geo.in_chw[0] / geo.group.max(1);
+        let (sy, sx) = (geo.stride[0], geo.stride[1]);
+        let (dy, dx) = (geo.dilation[0], geo.dilation[1]);
+        // Columns of the window, and whether all of them are inside the row
+        // (then the row is one contiguous slice when undilated).
+        let ix0 = (ox * sx).wrapping_sub(geo.pads[1]);
+        let inside = ox * sx >= geo.pads[1] && ix0 + (kw - 1) * dx < w;
+        let mut acc = 0i32;
+        for ci in 0..cpg {
+            let plane = (c0 + ci) * h * w;
+            for ky in 0..kh {
+                let iy = (oy * sy + ky * dy).wrapping_sub(geo.pads[0]);
+                if iy >= h {
+                    continue; // also catches "negative" (wrapped) rows
+                }
+                let xrow = x.get(plane + iy * w..plane + iy * w + w).unwrap_or(&[]);
+                let wstart = (ci * kh + ky) * kw;
+                let wrow = w_m.get(wstart..wstart + kw).unwrap_or(&[]);
+                if inside && dx == 1 {
+                    let xs = xrow.get(ix0..ix0 + kw).unwrap_or(&[]);
+                    for (&xv, &wv) in xs.iter().zip(wrow) {
+                        let t =
+                            (i32::from(xv as i8) - x_zp).wrapping_mul(i32::from(wv as i8) - w_zp);
+                        acc = acc.wrapping_add(t);
+                    }
+                    continue;
+                }
+                for (kx, &wv) in wrow.iter().enumerate() {
+                    let ix = (ox * sx + kx * dx).wrapping_sub(geo.pads[1]);
+                    if let Some(&xv) = xrow.get(ix) {
+                        let t =
+                            (i32::from(xv as i8) - x_zp).wrapping_mul(i32::from(wv as i8) - w_zp);
+                        acc = acc.wrapping_add(t);
+                    }
+                }
+            }
+        }
+        acc
+    }
     use crate::model::program::Quant;
 
     #[test]
