@@ -11,7 +11,9 @@ cargo test --workspace
 echo "== runtime builds for thumbv7em-none-eabihf (no_std, no default features)"
 cargo build -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features
 
-echo "== firmware: Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run equals the host, byte for byte"
-(cd firmware-example && cargo build --release --bin nano33 && ./run-qemu.sh --check)
+echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run (DSP kernel check, report and events equal the host's, byte for byte)"
+(cd firmware-example \
+    && cargo test --no-default-features --target x86_64-unknown-linux-gnu --lib \
+    && cargo build --release --bin nano33 && ./run-qemu.sh --check)
 
 echo "all tests passed"

@@ -9,6 +9,8 @@
 //! * [`tags`]: runs the runtime's streaming `Tagger` over a PCM clip and writes its
 //!   events in `matpac tag`'s text format (QEMU binary and host compare them).
 //! * [`pcm`]: little-endian 16-bit PCM decoding and WAV data lookup.
+//! * [`kernel_check`]: the runtime's DSP-extension kernels against its generic ones,
+//!   run by the QEMU binary on Cortex-M4.
 //!
 //! ```
 //! use matpac_firmware_example::report::write_report;
@@ -24,6 +26,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod kernel_check;
 pub mod pcm;
 pub mod report;
 pub mod tags;

@@ -87,6 +87,11 @@ fn run() -> Result<(), ()> {
     )
     .map_err(|_| ())?;
     out.flush();
+    let mismatches = matpac_firmware_example::kernel_check::run(&mut out).map_err(|_| ())?;
+    out.flush();
+    if mismatches > 0 {
+        return Err(());
+    }
     tag_scene(&mut out)?;
     out.flush();
     Ok(())
@@ -120,7 +125,13 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
     .map_err(|_| ())?;
     let mut window = [0i8; WINDOW_CAPACITY];
     let mut arena = [0u8; ARENA_CAPACITY];
-    if let Err(e) = write_events(out, &model, pcm, &mut window[..window_len], &mut arena[..arena_len]) {
+    if let Err(e) = write_events(
+        out,
+        &model,
+        pcm,
+        &mut window[..window_len],
+        &mut arena[..arena_len],
+    ) {
         return Err(fail(out, &e));
     }
     // The window now holds the clip's last features: time one inference on it.
@@ -175,7 +186,10 @@ fn step_macs(step: &matpac_runtime::model::Step<'_>) -> (StepKind, usize) {
             let g = &c.geo;
             let [m, oh, ow] = g.out_chw;
             let cpg = g.in_chw[0] / g.group.max(1);
-            (StepKind::Conv(g.kernel, g.stride, g.group), m * oh * ow * cpg * g.kernel[0] * g.kernel[1])
+            (
+                StepKind::Conv(g.kernel, g.stride, g.group),
+                m * oh * ow * cpg * g.kernel[0] * g.kernel[1],
+            )
         }
         Step::MatMul(mm) => (StepKind::Other("matmul"), mm.mkn[0] * mm.mkn[1] * mm.mkn[2]),
         Step::Pool(_) => (StepKind::Other("pool"), 0),

@@ -1,15 +1,24 @@
 //! Quantised 2-D convolution (regular, grouped and depthwise), NCHW.
 
+use crate::engine::kernels::dsp;
 use crate::engine::kernels::generic::{
     ROW_CHUNK, bias_acc, channel_scaler, conv_row, pointwise_row, requantize, weight_sum,
 };
 use crate::fixed::RoundingScaler;
-use crate::model::program::ConvStep;
+use crate::model::program::{ConvGeometry, ConvStep};
 
 /// Most bytes of a zero-point-padded input plane [`depthwise_plane`] takes.
 const PLANE_CAP: usize = 1024;
 /// Most accumulators (`OH × padded width`) [`depthwise_plane`] takes.
 const PLANE_ACC_CAP: usize = 512;
+/// Whether the DSP-extension kernels ([`dsp`]) run the layers they cover
+/// (Cortex-M4/M7; elsewhere the generic loops are faster than their portable
+/// stand-ins).
+const DSP: bool = cfg!(matpac_dsp);
+/// Most bytes of one output's window (`C/group · kH · kW`) [`gathered`] takes.
+const WINDOW_CAP: usize = 128;
+/// Output channels of one group whose bias and scale [`gathered`] keeps at once.
+const GATHER_CHANNELS: usize = 16;
 
 /// Runs `step`: `x` is `[C, H, W]` int8, `y` is `[M, OH, OW]` int8.
 pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
@@ -42,6 +51,13 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
         && oh * padded[1] <= PLANE_ACC_CAP
         && oh + kh == padded[0] + 1
         && ow + kw == padded[1] + 1;
+    let symmetric = (0..m_out).all(|m| step.w_quant.channel(m).1 == 0);
+    // Depthwise layers (one output per input channel) would gather a window
+    // per output for a single dot: the plane and row loops below are faster.
+    if DSP && !pointwise && symmetric && mpg > 1 && w_len <= WINDOW_CAP {
+        gathered(step, x, y);
+        return;
+    }
     if whole_plane {
         depthwise_planes(step, x, y, padded);
         return;
@@ -64,7 +80,9 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
                 let n = ROW_CHUNK.min(cols - ox0);
                 let mut acc = [bias; ROW_CHUNK];
                 let acc = &mut acc[..n];
-                if pointwise {
+                if pointwise && DSP && w_zp == 0 {
+                    dsp::pointwise_row(x, w_m, cols, ox0, acc);
+                } else if pointwise {
                     pointwise_row(x, w_m, w_zp, cols, ox0, acc);
                 } else {
                     conv_row(x, x_zp, w_m, w_zp, geo, c0, oy, ox0, acc);
@@ -92,6 +110,93 @@ fn channel<'w>(step: &ConvStep<'w>, m: usize, w_len: usize) -> Channel<'w> {
         w_zp,
         bias: bias_acc(&step.bias, m, step.x_quant.scale * w_scale),
         scaler: channel_scaler(w_scale, step.x_quant.scale, step.y.quant.scale),
+    }
+}
+
+/// Any convolution with weight zero point 0 and windows of at most
+/// [`WINDOW_CAP`] bytes, one output pixel at a time: its window is gathered
+/// into a buffer (positions in the padding hold the input zero point, as ONNX
+/// pads with it), then each output channel of the group is one [`dsp::dot`]
+/// of that buffer with the channel's weights, plus the bias with the input
+/// zero point folded in (`Σ (x − x_zp)·w = Σ x·w − x_zp·Σ w`, exact in
+/// wrapping int32). One gather serves up to [`GATHER_CHANNELS`] outputs
+/// (the stem's 16 channels); a depthwise layer gathers once per output.
+#[inline(never)]
+pub fn gathered(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
+    let geo = &step.geo;
+    let [m_out, oh, ow] = geo.out_chw;
+    let [kh, kw] = geo.kernel;
+    let group = geo.group.max(1);
+    let cpg = geo.in_chw[0] / group;
+    let mpg = (m_out / group).max(1);
+    let w_len = cpg * kh * kw;
+    let x_zp = step.x_quant.zero_point;
+    let mut window = [0u8; WINDOW_CAP];
+    let window = window.get_mut(..w_len).unwrap_or(&mut []);
+    let mut folded = [0i32; GATHER_CHANNELS];
+    let mut scalers = [RoundingScaler::new(0.0); GATHER_CHANNELS];
+    // Blocks of output channels that never straddle two groups.
+    let blocks = (0..group).flat_map(|g| {
+        (g * mpg..(g + 1) * mpg)
+            .step_by(GATHER_CHANNELS)
+            .map(move |m0| m0..(m0 + GATHER_CHANNELS).min((g + 1) * mpg))
+    });
+    for ms in blocks {
+        let m0 = ms.start;
+        for (m, (f, s)) in ms.clone().zip(folded.iter_mut().zip(scalers.iter_mut())) {
+            let ch = channel(step, m, w_len);
+            *f = ch
+                .bias
+                .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, 0)));
+            *s = ch.scaler;
+        }
+        let c0 = (m0 / mpg) * cpg;
+        for oy in 0..oh {
+            for ox in 0..ow {
+                gather_window(x, x_zp as u8, geo, c0, [oy, ox], window);
+                for (k, m) in ms.clone().enumerate() {
+                    let w_m = step.w.get(m * w_len..(m + 1) * w_len).unwrap_or(&[]);
+                    let acc = folded[k].wrapping_add(dsp::dot(window, w_m));
+                    if let Some(out) = y.get_mut((m * oh + oy) * ow + ox) {
+                        *out = requantize(acc, scalers[k], &step.y);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies the window of output pixel `[oy, ox]` over input channels `c0 ..
+/// c0 + C/group` into `window` (`[C/group, kH, kW]`), `zp` where it lies in
+/// the padding.
+fn gather_window(
+    x: &[u8],
+    zp: u8,
+    geo: &ConvGeometry,
+    c0: usize,
+    [oy, ox]: [usize; 2],
+    window: &mut [u8],
+) {
+    let [_, h, w] = geo.in_chw;
+    let [kh, kw] = geo.kernel;
+    let [sy, sx] = geo.stride;
+    let [dy, dx] = geo.dilation;
+    let cpg = geo.in_chw[0] / geo.group.max(1);
+    let mut rows = window.chunks_exact_mut(kw.max(1));
+    for c in c0..c0 + cpg {
+        for ky in 0..kh {
+            let Some(dst) = rows.next() else { return };
+            let iy = (oy * sy + ky * dy).wrapping_sub(geo.pads[0]);
+            let row = if iy < h {
+                x.get((c * h + iy) * w..(c * h + iy + 1) * w).unwrap_or(&[])
+            } else {
+                &[]
+            };
+            let ix0 = (ox * sx).wrapping_sub(geo.pads[1]);
+            for (kx, d) in dst.iter_mut().enumerate() {
+                *d = row.get(ix0.wrapping_add(kx * dx)).copied().unwrap_or(zp);
+            }
+        }
     }
 }
 
@@ -186,6 +291,71 @@ fn depthwise_plane(
     for (row, accs) in out.chunks_mut(ow.max(1)).zip(acc.chunks(wp.max(1))) {
         for (o, &a) in row.iter_mut().zip(accs) {
             *o = requantize(a, ch.scaler, &step.y);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::onnx::{DataType, TensorBytes};
+    use crate::model::program::{Bias, ConstData, Output, Quant, WeightQuant};
+    use proptest::prelude::*;
+
+    fn raw(dtype: DataType, bytes: &[u8]) -> ConstData<'_> {
+        ConstData {
+            dtype,
+            bytes: TensorBytes::Raw(bytes),
+        }
+    }
+
+    proptest! {
+        /// The gathered-window path (the one Cortex-M4 runs for convolutions
+        /// with several outputs per group) equals the generic row path
+        /// byte for byte on random geometry, weights, biases and scales.
+        #[test]
+        fn gathered_equals_the_row_path(
+            group in 1usize..3, cpg in 1usize..4, mpg in 2usize..20,
+            h in 1usize..9, w in 1usize..12, k in 1usize..4, sy in 1usize..3, sx in 1usize..5,
+            pad in 0usize..3, x_zp in -20i8..20, seed in any::<u64>(),
+        ) {
+            let span = k;
+            prop_assume!(h + 2 * pad >= span && w + 2 * pad >= span);
+            let mut s = seed | 1;
+            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let (c, m) = (group * cpg, group * mpg);
+            let out = [m, (h + 2 * pad - span) / sy + 1, (w + 2 * pad - span) / sx + 1];
+            let geo = ConvGeometry {
+                in_chw: [c, h, w],
+                out_chw: out,
+                kernel: [k, k],
+                stride: [sy, sx],
+                dilation: [1, 1],
+                pads: [pad; 4],
+                group,
+            };
+            let x: Vec<u8> = (0..c * h * w).map(|_| next() as u8).collect();
+            let wts: Vec<u8> = (0..m * cpg * k * k).map(|_| next() as u8).collect();
+            let scales: Vec<u8> = (0..m)
+                .flat_map(|_| (0.001 + (next() % 1000) as f32 * 1e-5).to_le_bytes())
+                .collect();
+            let bias: Vec<u8> = (0..m)
+                .flat_map(|_| ((next() % 20001) as i32 - 10000).to_le_bytes())
+                .collect();
+            let step = ConvStep {
+                x: 0,
+                x_quant: Quant { scale: 0.05, zero_point: x_zp },
+                w: &wts,
+                w_quant: WeightQuant { scale: raw(DataType::Float, &scales), zero_point: None, len: m },
+                bias: Bias::Acc(raw(DataType::Int32, &bias)),
+                geo,
+                y: Output { tensor: 1, quant: Quant { scale: 0.1, zero_point: 3 }, clamp: (-128, 127) },
+            };
+            let n = out.iter().product();
+            let (mut want, mut got) = (vec![0u8; n], vec![1u8; n]);
+            run(&step, &x, &mut want); // off Cortex-M4: the generic loops
+            gathered(&step, &x, &mut got);
+            prop_assert_eq!(got, want);
         }
     }
 }

@@ -1,0 +1,86 @@
+//! Checks, on the machine it runs on, that the runtime's DSP-extension
+//! kernels (`matpac_runtime::engine::kernels::dsp`, `SMLAD`/`SXTB16`/`PKHBT`
+//! through `asm!` on Cortex-M4) give the same int32 sums as the generic scalar
+//! kernels, over pseudo-random sizes, offsets and values. The QEMU binary runs
+//! it and fails (exit status 1) on any mismatch; on the host it runs the
+//! portable stand-ins (the runtime's own property tests cover those).
+
+use core::fmt::Write;
+use matpac_runtime::engine::kernels::{dsp, generic};
+
+/// Random cases per kernel.
+pub const CASES: u32 = 400;
+
+/// Most input channels and pixels drawn for `pointwise_row`.
+const MAX_C: usize = 40;
+const MAX_HW: usize = 70;
+
+/// Runs every check, writing `kernel_check NAME cases=N mismatches=M` per kernel;
+/// returns the total number of mismatches.
+pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
+    let mut rng = XorShift(0x2545_f491);
+    let mut x = [0u8; MAX_C * MAX_HW];
+    let mut w = [0u8; MAX_C];
+    let mut dot_bad = 0;
+    for _ in 0..CASES {
+        let n = rng.below(MAX_C + 1);
+        rng.fill(&mut x[..n]);
+        rng.fill(&mut w[..n]);
+        let want = x[..n].iter().zip(&w[..n]).fold(0i32, |s, (&a, &b)| {
+            s.wrapping_add(i32::from(a as i8) * i32::from(b as i8))
+        });
+        dot_bad += u32::from(dsp::dot(&x[..n], &w[..n]) != want);
+    }
+    writeln!(out, "kernel_check dot cases={CASES} mismatches={dot_bad}")?;
+    let mut pw_bad = 0;
+    for _ in 0..CASES {
+        let (c, hw) = (1 + rng.below(MAX_C), 1 + rng.below(MAX_HW));
+        let p0 = rng.below(hw);
+        rng.fill(&mut x[..c * hw]);
+        rng.fill(&mut w[..c]);
+        let mut want = [0i32; MAX_HW];
+        let mut got = [0i32; MAX_HW];
+        let n = hw - p0;
+        generic::pointwise_row(&x[..c * hw], &w[..c], 0, hw, p0, &mut want[..n]);
+        dsp::pointwise_row(&x[..c * hw], &w[..c], hw, p0, &mut got[..n]);
+        pw_bad += u32::from(want[..n] != got[..n]);
+    }
+    writeln!(
+        out,
+        "kernel_check pointwise_row cases={CASES} mismatches={pw_bad}"
+    )?;
+    Ok(dot_bad + pw_bad)
+}
+
+/// xorshift32: deterministic draws without an RNG crate.
+struct XorShift(u32);
+
+impl XorShift {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    /// A draw in `0..m` (`m` > 0).
+    fn below(&mut self, m: usize) -> usize {
+        self.next() as usize % m.max(1)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            *b = self.next() as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn portable_kernels_pass_the_check() {
+        let mut text = String::new();
+        assert_eq!(super::run(&mut text).unwrap(), 0, "{text}");
+        assert_eq!(text.lines().count(), 2);
+    }
+}
