@@ -1,6 +1,8 @@
 //! `matpac train-tagger DATA --out DIR`: the DS-CNN student with a sigmoid
 //! head on labelled clips, per-class thresholds chosen on a group-disjoint
-//! validation part of the training side; saves a student checkpoint.
+//! validation part of the training side; saves a student checkpoint. With
+//! `--init S --freeze-backbone` only the head is trained, on frozen embeddings
+//! of the student `S`.
 
 use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
@@ -10,7 +12,7 @@ use crate::edge::pipeline::{standardise, train_test, windows_of};
 use crate::edge::student::StudentConfig;
 use crate::edge::tagger_head::{
     EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, choose_thresholds, fine_tune, micro_f1,
-    scores, top1, train, with_new_head,
+    scores, top1, train, train_head, with_new_head,
 };
 use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
@@ -38,6 +40,14 @@ pub struct Args {
     /// architecture and feature statistics, a new head.
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// Train only the sigmoid head, on frozen embeddings of the `--init`
+    /// student (each window embedded once; backbone and BatchNorm statistics
+    /// unchanged) instead of fine-tuning it end to end: much faster. Needs `--init`.
+    /// The head alone wants a higher `--lr` and more `--epochs` than fine-tuning
+    /// (on the bundled set lr 0.1 and 100 epochs: test top-1 0.47 in 1 s, against
+    /// 0.48 in 35 s fine-tuned).
+    #[arg(long)]
+    pub freeze_backbone: bool,
 }
 
 /// What `matpac train-tagger` measured (window level; thresholds from validation).
@@ -53,6 +63,12 @@ pub struct Summary {
 
 /// Trains and saves.
 pub fn run(args: Args) -> anyhow::Result<Summary> {
+    if args.freeze_backbone && args.init.is_none() {
+        anyhow::bail!(
+            "--freeze-backbone trains only the head of an existing student: add --init STUDENT_DIR \
+             (e.g. from `matpac distill`), or drop --freeze-backbone to train the whole network"
+        );
+    }
     let ds = readers::open(&args.data)?;
     let frontend = FrontendConfig::default();
     let n = ds.labels.len();
@@ -109,6 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         batch: args.training.batch,
         lr: args.training.lr,
         seed: args.training.seed,
+        freeze_backbone: args.freeze_backbone,
         ..Default::default()
     };
     let log = |r: &EpochReport| {
@@ -118,6 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         )
     };
     let (model, _) = match init {
+        Some((model, _, _)) if tc.freeze_backbone => {
+            train_head(model, &student, &tc, &fit_w, &val_w, &device, log)
+        }
         Some((model, _, _)) => fine_tune(model, &student, &tc, &fit_w, &val_w, &device, log),
         None => train(&student, &tc, &fit_w, &val_w, &device, log),
     };
@@ -158,12 +178,19 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         class_names: ds.labels.clone(),
         thresholds,
         provenance: format!(
-            "matpac-trainer {} train-tagger on {} ({} fit clips), {} epochs, seed {}",
+            "matpac-trainer {} train-tagger on {} ({} fit clips), {} epochs, seed {}{}",
             env!("CARGO_PKG_VERSION"),
             args.data.display(),
             fit.len(),
             args.training.epochs,
-            args.training.seed
+            args.training.seed,
+            match (&args.init, args.freeze_backbone) {
+                // The end-to-end modes keep their earlier provenance (and the
+                // demo's exported model its bytes).
+                (Some(dir), true) =>
+                    format!(", head only on the frozen backbone of {}", dir.display()),
+                _ => String::new(),
+            }
         ),
     };
     save(&args.out, &info, &model)?;

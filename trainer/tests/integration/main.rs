@@ -6,6 +6,7 @@ mod cli_infer;
 mod cli_mel;
 mod cli_pretrain;
 mod cli_tag;
+mod cli_train_tagger;
 mod export_parity;
 mod librosa_reference;
 mod probe_classifier;

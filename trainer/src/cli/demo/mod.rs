@@ -323,6 +323,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             min_threshold: THRESHOLD_RANGE.0,
             max_threshold: THRESHOLD_RANGE.1,
             init: Some(out.join("student")),
+            freeze_backbone: false,
         })
     })?;
     timings.push((title.to_string(), took));
