@@ -9,6 +9,12 @@
 //! `MATPAC_MODEL=my.onnx cargo run --release` flashes your own export. The QEMU
 //! binary's scene: `MATPAC_SCENE` (16 kHz 16-bit mono WAV; default
 //! `clips/scene01_0-10s.wav`) → `$OUT_DIR/scene.wav`.
+//!
+//! The RAM the tagger needs is sized from the embedded model here, with the
+//! runtime itself (a build dependency): `$OUT_DIR/sizes.rs` holds `WINDOW_LEN`
+//! (`Tagger::window_len`) and `ARENA_LEN` (`Model::arena_len`), so the firmware
+//! reserves exactly what the model needs, and a model the runtime cannot read
+//! fails the build with the runtime's error instead of the board at boot.
 
 use std::env;
 use std::path::PathBuf;
@@ -16,8 +22,19 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=memory");
-    embed("MATPAC_MODEL", "models/tagger.onnx", "model.onnx", "a `matpac export` .onnx");
-    embed("MATPAC_SCENE", "clips/scene01_0-10s.wav", "scene.wav", "a 16 kHz 16-bit mono WAV");
+    let model = embed(
+        "MATPAC_MODEL",
+        "models/tagger.onnx",
+        "model.onnx",
+        "a `matpac export` .onnx",
+    );
+    write_sizes(&model);
+    embed(
+        "MATPAC_SCENE",
+        "clips/scene01_0-10s.wav",
+        "scene.wav",
+        "a 16 kHz 16-bit mono WAV",
+    );
     let target = env::var("TARGET").unwrap_or_default();
     if !target.starts_with("thumb") {
         return;
@@ -41,9 +58,31 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
 }
 
+/// Writes `$OUT_DIR/sizes.rs`: the window and arena bytes the model at `path` needs.
+fn write_sizes(path: &PathBuf) {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let model = match matpac_runtime::Model::parse(&bytes) {
+        Ok(model) => model,
+        Err(e) => panic!(
+            "MATPAC_MODEL {}: the runtime cannot run this model: {e} (use a `matpac export` .onnx)",
+            path.display()
+        ),
+    };
+    let window = matpac_runtime::Tagger::<1>::window_len(&model);
+    let text = format!(
+        "/// Bytes of int8 feature window the embedded model needs (`Tagger::window_len`).\n\
+         pub const WINDOW_LEN: usize = {window};\n\
+         /// Bytes of activation arena the embedded model needs (`Model::arena_len`).\n\
+         pub const ARENA_LEN: usize = {};\n",
+        model.arena_len()
+    );
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("sizes.rs");
+    std::fs::write(&out, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+}
+
 /// Copies the file named by the environment variable `var` (default `default`,
-/// relative to this package) to `$OUT_DIR/name`.
-fn embed(var: &str, default: &str, name: &str, what: &str) {
+/// relative to this package) to `$OUT_DIR/name`; returns the source path.
+fn embed(var: &str, default: &str, name: &str, what: &str) -> PathBuf {
     println!("cargo:rerun-if-env-changed={var}");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let source = env::var_os(var)
@@ -52,6 +91,10 @@ fn embed(var: &str, default: &str, name: &str, what: &str) {
     println!("cargo:rerun-if-changed={}", source.display());
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(name);
     if let Err(e) = std::fs::copy(&source, &out) {
-        panic!("{var}: cannot read {}: {e} (set {var} to {what})", source.display());
+        panic!(
+            "{var}: cannot read {}: {e} (set {var} to {what})",
+            source.display()
+        );
     }
+    source
 }

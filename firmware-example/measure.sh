@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the firmware's measurements: flash and static RAM of both binaries (from their
 # ELF section headers) and the front end's instructions per frame on QEMU's mps2-an386
-# (`-icount shift=0`), converted to milliseconds at the nRF52840's 64 MHz.
+# (`-icount shift=0`) per front-end frame and per inference window (per layer too),
+# converted to milliseconds at the nRF52840's 64 MHz, and the stack one inference uses.
 #
 #   ./measure.sh                      # CPI=1.5 by default (see below)
 #   CPI=1.25 ./measure.sh
@@ -46,3 +47,14 @@ mean=$(grep -o 'instr_per_frame_mean=[0-9]*' <<<"$out" | cut -d= -f2)
 awk -v i="$mean" -v cpi="$cpi" 'BEGIN {
     ms = i * cpi / 64e6 * 1e3
     printf "per 10 ms frame: %d instructions x CPI %.2f / 64 MHz = %.3f ms (%.1f %% of real time)\n", i, cpi, ms, ms / 10 * 100 }'
+
+echo "== inference on QEMU (one window of the embedded model; DSP kernels checked first)"
+grep '^kernel_check\|^bench \(step\|window_instr\)' <<<"$out"
+window=$(grep -o 'window_instr=[0-9]*' <<<"$out" | cut -d= -f2)
+stack=$(grep -o 'inference_stack_bytes=[0-9]*' <<<"$out" | cut -d= -f2)
+awk -v w="$window" -v f="$mean" -v cpi="$cpi" 'BEGIN {
+    ms = w * cpi / 64e6 * 1e3
+    total = (w + 50 * f) * cpi / 64e6 * 1e3
+    printf "per window: %d instructions x CPI %.2f / 64 MHz = %.1f ms\n", w, cpi, ms
+    printf "per 0.5 s stride (window + 50 frames): %.1f ms (%.1f %% of real time)\n", total, total / 500 * 100 }'
+echo "nano33 RAM: static above + ${stack} B of stack below the interpreter during inference"

@@ -6,7 +6,12 @@
 pub fn wav_pcm16_mono(bytes: &[u8]) -> Option<(u32, &[u8])> {
     let u16_at = |b: &[u8], i: usize| Some(u16::from_le_bytes([*b.get(i)?, *b.get(i + 1)?]));
     let u32_at = |b: &[u8], i: usize| {
-        Some(u32::from_le_bytes([*b.get(i)?, *b.get(i + 1)?, *b.get(i + 2)?, *b.get(i + 3)?]))
+        Some(u32::from_le_bytes([
+            *b.get(i)?,
+            *b.get(i + 1)?,
+            *b.get(i + 2)?,
+            *b.get(i + 3)?,
+        ]))
     };
     if bytes.get(..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
         return None;
@@ -17,7 +22,8 @@ pub fn wav_pcm16_mono(bytes: &[u8]) -> Option<(u32, &[u8])> {
         let body = bytes.get(at + 8..(at + 8).checked_add(len as usize)?)?;
         match id {
             b"fmt " => {
-                let pcm16_mono = u16_at(body, 0)? == 1 && u16_at(body, 2)? == 1 && u16_at(body, 14)? == 16;
+                let pcm16_mono =
+                    u16_at(body, 0)? == 1 && u16_at(body, 2)? == 1 && u16_at(body, 14)? == 16;
                 if !pcm16_mono {
                     return None;
                 }
@@ -56,7 +62,10 @@ mod tests {
         wav.extend_from_slice(b"fmt \x10\x00\x00\x00");
         wav.extend_from_slice(&[1, 0, 1, 0, 0x80, 0x3e, 0, 0, 0, 0x7d, 0, 0, 2, 0, 16, 0]);
         wav.extend_from_slice(b"data\x04\x00\x00\x00\x01\x00\xff\xff");
-        assert_eq!(wav_pcm16_mono(&wav), Some((16_000, &[1u8, 0, 0xff, 0xff][..])));
+        assert_eq!(
+            wav_pcm16_mono(&wav),
+            Some((16_000, &[1u8, 0, 0xff, 0xff][..]))
+        );
         let mut stereo = wav.clone();
         stereo[34] = 2; // channels
         assert_eq!(wav_pcm16_mono(&stereo), None);

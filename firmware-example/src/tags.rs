@@ -20,12 +20,10 @@ use crate::report::ReportError;
 
 /// Most classes the firmware's tagger handles.
 pub const MAX_CLASSES: usize = 16;
-/// Bytes of int8 feature window the firmware reserves (the default student's
-/// `[98, 80]` window is 7,840 B).
-pub const WINDOW_CAPACITY: usize = 8 * 1024;
-/// Bytes of activation arena the firmware reserves (the default student needs
-/// 23,520 B; DESIGN.md budget: ≤ 32 KB).
-pub const ARENA_CAPACITY: usize = 24 * 1024;
+// `WINDOW_LEN` and `ARENA_LEN`: what the embedded model needs, computed by
+// build.rs with the runtime (the default student: 7,840 B and 23,520 B;
+// DESIGN.md budget for the arena: ≤ 32 KB).
+include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
 /// Samples decoded and pushed per chunk (one hop at 16 kHz, as a DMA buffer would).
 pub const CHUNK: usize = 160;
 

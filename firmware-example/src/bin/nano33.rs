@@ -5,13 +5,13 @@
 //! * Microphone: MP34DT05 on PDM, power P0.17 (high, then ~10 ms), CLK P0.26, DIN P0.25;
 //!   16 kHz mono = 1.280 MHz PDM clock / ratio 80 (the 32 MHz crystal is on).
 //! * LED: the orange LED on P0.13, active high.
-//! * Two executors. The PDM sampler (`run_task_sampler`, two 512-sample buffers, no gaps)
+//! * Two executors. The PDM sampler (`run_task_sampler`, two 128-sample buffers, no gaps)
 //!   runs on an interrupt executor at priority 6, so it preempts inference; its callback
 //!   only copies the samples into the [`PCM`] pipe. The thread-mode executor reads the
 //!   pipe and pushes the samples through the tagger, which runs the model every stride.
-//!   The pipe holds [`PIPE_BYTES`] = 0.5 s of audio: inference of one window must stay
-//!   under that (QEMU: 19.8 M instructions per window with the scalar kernels,
-//!   ≈ 0.31–0.46 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
+//!   The pipe holds [`PIPE_BYTES`] = 0.375 s of audio: inference of one window must stay
+//!   under that (QEMU: 14.4 M instructions per window with the DSP kernels,
+//!   ≈ 0.23–0.34 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
 //!   the slowest push is logged every second). Samples that do not fit are counted and
 //!   logged as overruns, never blocked on.
 
@@ -30,7 +30,7 @@ use embassy_nrf::{bind_interrupts, peripherals};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::pipe::Pipe;
 use embassy_time::Timer;
-use matpac_firmware_example::tags::{ARENA_CAPACITY, MAX_CLASSES, WINDOW_CAPACITY};
+use matpac_firmware_example::tags::{ARENA_LEN, MAX_CLASSES, WINDOW_LEN};
 use matpac_runtime::Model;
 use matpac_runtime::tagger::{Tagger, TaggerConfig};
 use panic_probe as _;
@@ -41,10 +41,12 @@ bind_interrupts!(struct Irqs {
 
 /// The int8 tagger: `MATPAC_MODEL` at build time, default `models/tagger.onnx` (build.rs).
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.onnx"));
-/// Samples per DMA buffer: 32 ms at 16 kHz.
-const BUFFER_LEN: usize = 512;
-/// Bytes of PCM buffered between the sampler and the tagger: 0.5 s at 16 kHz.
-const PIPE_BYTES: usize = 16_000;
+/// Samples per DMA buffer: 8 ms at 16 kHz.
+const BUFFER_LEN: usize = 128;
+/// Bytes of PCM buffered between the sampler and the tagger: 0.375 s at 16 kHz,
+/// what one inference may take (QEMU: 14.4 M instructions per window, 0.23 s at
+/// one cycle per instruction, 0.34 s at 1.5) while the sampler keeps filling it.
+const PIPE_BYTES: usize = 12_000;
 /// Core clock, for turning DWT cycles into microseconds.
 const CORE_HZ: u32 = 64_000_000;
 
@@ -63,15 +65,15 @@ unsafe fn EGU1_SWI1() {
 #[embassy_executor::task]
 async fn sample(mut pdm: Pdm<'static>) {
     let mut bufs = [[0i16; BUFFER_LEN]; 2];
-    let mut bytes = [0u8; 2 * BUFFER_LEN];
     let mut dropped = 0u32;
     loop {
         let result = pdm
             .run_task_sampler(&mut bufs, |buf| {
-                for (pair, s) in bytes.chunks_exact_mut(2).zip(buf.iter()) {
-                    pair.copy_from_slice(&s.to_le_bytes());
-                }
-                let written = PCM.try_write(&bytes).unwrap_or(0);
+                // The core is little-endian: the samples' bytes are s16le as they
+                // lie. Whole samples only, so the reader never gets half of one.
+                let bytes: &[u8] = bytemuck::cast_slice(buf);
+                let fits = PCM.free_capacity().min(bytes.len()) & !1;
+                let written = PCM.try_write(&bytes[..fits]).unwrap_or(0);
                 if written < bytes.len() {
                     dropped = dropped.wrapping_add((bytes.len() - written) as u32);
                     defmt::warn!("overrun: {=u32} bytes of PCM dropped so far", dropped);
@@ -115,18 +117,18 @@ async fn main(_spawner: Spawner) {
         }
     };
     let (window_len, arena_len) = (model.input_len(), model.arena_len());
-    if window_len > WINDOW_CAPACITY || arena_len > ARENA_CAPACITY {
+    if window_len > WINDOW_LEN || arena_len > ARENA_LEN {
         defmt::error!(
             "model needs a {=usize} B window and a {=usize} B arena; the firmware reserves {=usize} and {=usize}",
             window_len,
             arena_len,
-            WINDOW_CAPACITY,
-            ARENA_CAPACITY
+            WINDOW_LEN,
+            ARENA_LEN
         );
         halt(&mut led);
     }
-    let mut window = [0i8; WINDOW_CAPACITY];
-    let mut arena = [0u8; ARENA_CAPACITY];
+    let mut window = [0i8; WINDOW_LEN];
+    let mut arena = [0u8; ARENA_LEN];
     let mut tagger = match Tagger::<MAX_CLASSES>::new(
         &model,
         TaggerConfig::default(),
@@ -167,12 +169,12 @@ async fn main(_spawner: Spawner) {
         dwt_ok
     );
 
-    let mut bytes = [0u8; 2 * BUFFER_LEN];
     let mut pcm = [0i16; BUFFER_LEN];
     let (mut worst_cycles, mut samples) = (0u32, 0u32);
     loop {
-        let n = PCM.read(&mut bytes).await;
-        let k = matpac_firmware_example::pcm::decode_s16le(&bytes[..n], &mut pcm);
+        // Whole samples only (the sampler writes them whole; a read may split one,
+        // then its first byte waits in `pcm` for the next read to complete it).
+        let k = read_samples(&mut pcm).await;
         let start = DWT::cycle_count();
         let pushed = tagger.push(&pcm[..k], |e| {
             let ms = |s: u64| s * 1000 / u64::from(rate);
@@ -204,6 +206,20 @@ async fn main(_spawner: Spawner) {
             worst_cycles = 0;
         }
     }
+}
+
+/// Reads at least one whole sample from [`PCM`] into the front of `pcm`
+/// (little-endian, as the sampler wrote them); returns how many.
+async fn read_samples(pcm: &mut [i16; BUFFER_LEN]) -> usize {
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(pcm);
+    let mut n = 0;
+    while n < 2 {
+        n += PCM.read(&mut bytes[n..]).await;
+    }
+    if n % 2 == 1 {
+        n += PCM.read(&mut bytes[n..n + 1]).await;
+    }
+    n / 2
 }
 
 /// Blinks the LED forever (after an error was logged). Blocking on purpose: an

@@ -26,7 +26,7 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hio};
 use matpac_firmware_example::pcm::wav_pcm16_mono;
 use matpac_firmware_example::report::{FrameTimer, write_report};
-use matpac_firmware_example::tags::{ARENA_CAPACITY, WINDOW_CAPACITY, write_events};
+use matpac_firmware_example::tags::{ARENA_LEN, WINDOW_LEN, write_events};
 use matpac_runtime::Model;
 use matpac_runtime::engine::Interpreter;
 use matpac_runtime::frontend::FrontendConfig;
@@ -105,14 +105,23 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
     };
     let model = match Model::parse(MODEL) {
         Ok(m) => m,
-        Err(e) => return Err(fail(out, &e)),
+        Err(e) => {
+            fail(out, &e);
+            return Err(());
+        }
     };
     let Some((rate, pcm)) = wav_pcm16_mono(SCENE) else {
-        return Err(fail(out, &"scene: not a 16-bit mono WAV"));
+        {
+            fail(out, &"scene: not a 16-bit mono WAV");
+            return Err(());
+        }
     };
     let (window_len, arena_len) = (model.input_len(), model.arena_len());
-    if window_len > WINDOW_CAPACITY || arena_len > ARENA_CAPACITY {
-        return Err(fail(out, &(window_len, arena_len)));
+    if window_len > WINDOW_LEN || arena_len > ARENA_LEN {
+        {
+            fail(out, &(window_len, arena_len));
+            return Err(());
+        }
     }
     writeln!(
         out,
@@ -123,8 +132,8 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
         core::mem::size_of::<matpac_runtime::tagger::Tagger<'static, 'static, 'static, { matpac_firmware_example::tags::MAX_CLASSES }>>()
     )
     .map_err(|_| ())?;
-    let mut window = [0i8; WINDOW_CAPACITY];
-    let mut arena = [0u8; ARENA_CAPACITY];
+    let mut window = [0i8; WINDOW_LEN];
+    let mut arena = [0u8; ARENA_LEN];
     if let Err(e) = write_events(
         out,
         &model,
@@ -132,19 +141,31 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
         &mut window[..window_len],
         &mut arena[..arena_len],
     ) {
-        return Err(fail(out, &e));
+        {
+            fail(out, &e);
+            return Err(());
+        }
     }
     // The window now holds the clip's last features: time one inference on it.
     let mut scores = [0f32; matpac_firmware_example::tags::MAX_CLASSES];
     let n = model.output_len().min(scores.len());
     let mut engine = match Interpreter::new(&model, &mut arena[..arena_len]) {
         Ok(e) => e,
-        Err(e) => return Err(fail(out, &e)),
+        Err(e) => {
+            fail(out, &e);
+            return Err(());
+        }
     };
+    let used_before = stack_high_water();
+    let below = repaint_stack_below_sp();
     let (t, r) = ticks(|| engine.run_quantized(&window[..window_len], &mut scores[..n]));
     if let Err(e) = r {
-        return Err(fail(out, &e));
+        {
+            fail(out, &e);
+            return Err(());
+        }
     }
+    let inference_stack = stack_high_water().saturating_sub(below);
     // The same window again, SysTick read after every step: instructions per layer.
     let mut step_ticks = [0u32; 64];
     let mut last = SYST::get_current();
@@ -156,7 +177,10 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
         last = SYST::get_current();
     });
     if let Err(e) = r {
-        return Err(fail(out, &e));
+        {
+            fail(out, &e);
+            return Err(());
+        }
     }
     for (i, step) in model.steps().iter().enumerate() {
         let instr = u64::from(step_ticks.get(i).copied().unwrap_or(0)) * u64::from(INSTR_PER_TICK);
@@ -170,9 +194,9 @@ fn tag_scene<W: Write>(out: &mut W) -> Result<(), ()> {
     }
     writeln!(
         out,
-        "bench window_instr={} stack_used_bytes={}",
+        "bench window_instr={} stack_used_bytes={} inference_stack_bytes={inference_stack}",
         u64::from(t) * u64::from(INSTR_PER_TICK),
-        stack_high_water()
+        used_before.max(stack_high_water())
     )
     .map_err(|_| ())
 }
@@ -279,6 +303,30 @@ fn write_stage_bench<W: Write>(out: &mut W) -> fmt::Result {
         per_frame(t[4]),
         per_frame(t[0] + t[2] + t[3] + t[4]),
     )
+}
+
+/// Paints the unused stack again (everything more than 64 bytes below the
+/// current stack pointer, which this function's own frame fits in) so that the
+/// next [`stack_high_water`] measures what follows; returns the bytes in use
+/// above that point (subtract it from the next high-water mark).
+fn repaint_stack_below_sp() -> usize {
+    unsafe extern "C" {
+        static _stack_start: u32;
+        static _stack_end: u32;
+    }
+    let top = &raw const _stack_start as usize;
+    let floor = &raw const _stack_end as usize;
+    let sp = cortex_m::register::msp::read() as usize;
+    let limit = sp.saturating_sub(64) & !3;
+    let mut addr = floor;
+    while addr < limit {
+        // SAFETY: [_stack_end, sp − 64) is stack RAM below every live frame
+        // (this bench runs with interrupts idle: nothing else uses the stack
+        // meanwhile), word-aligned; cortex-m-rt painted it the same way at reset.
+        unsafe { (addr as *mut u32).write_volatile(cortex_m_rt::STACK_PAINT_VALUE) };
+        addr += 4;
+    }
+    top - limit
 }
 
 /// Bytes of the stack ever used: cortex-m-rt (`paint-stack`) filled the stack with

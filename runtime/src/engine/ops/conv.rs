@@ -8,9 +8,9 @@ use crate::fixed::RoundingScaler;
 use crate::model::program::{ConvGeometry, ConvStep};
 
 /// Most bytes of a zero-point-padded input plane [`depthwise_plane`] takes.
-const PLANE_CAP: usize = 1024;
+const PLANE_CAP: usize = 256;
 /// Most accumulators (`OH × padded width`) [`depthwise_plane`] takes.
-const PLANE_ACC_CAP: usize = 512;
+const PLANE_ACC_CAP: usize = 128;
 /// Whether the DSP-extension kernels ([`dsp`]) run the layers they cover
 /// (Cortex-M4/M7; elsewhere the generic loops are faster than their portable
 /// stand-ins).
