@@ -1,6 +1,6 @@
 //! Running a model: the [`Engine`] trait, the allocation-free
-//! [`Interpreter`], one file per op family under [`ops`], and the scalar
-//! reference kernels under [`kernels`].
+//! [`Interpreter`], one file per op family under [`ops`], and the kernels
+//! under [`kernels`] (scalar reference; Cortex-M4 DSP-extension versions).
 //!
 //! Host tools (`matpac infer MODEL.onnx --input X.npy --out Y.npy --engine
 //! runtime|tract`) call [`host::run_once`] (feature `std`) or build a
