@@ -11,9 +11,13 @@ use matpac_runtime::engine::kernels::{dsp, generic};
 /// Random cases per kernel.
 pub const CASES: u32 = 400;
 
-/// Most input channels and pixels drawn for `pointwise_row`.
+/// Most input channels and pixels drawn for `pointwise_row` (pixels: also
+/// the outputs of `taps_row`).
 const MAX_C: usize = 40;
 const MAX_HW: usize = 70;
+/// Most taps, and the largest tap offset, drawn for `taps_row`.
+const MAX_TAPS: usize = 25;
+const MAX_REACH: usize = 300;
 
 /// Runs every check, writing `kernel_check NAME cases=N mismatches=M` per kernel;
 /// returns the total number of mismatches.
@@ -49,7 +53,34 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         out,
         "kernel_check pointwise_row cases={CASES} mismatches={pw_bad}"
     )?;
-    Ok(dot_bad + pw_bad)
+    let mut taps_bad = 0;
+    let mut offsets = [0usize; MAX_TAPS];
+    for _ in 0..CASES {
+        let (taps, n, p0) = (1 + rng.below(MAX_TAPS), 1 + rng.below(MAX_HW), rng.below(8));
+        let len = MAX_REACH + p0 + n;
+        rng.fill(&mut x[..len]);
+        rng.fill(&mut w[..taps]);
+        for o in &mut offsets[..taps] {
+            *o = rng.below(MAX_REACH);
+        }
+        let mut want = [0i32; MAX_HW];
+        let mut got = [1i32; MAX_HW];
+        generic::taps_row(
+            &x[..len],
+            &offsets[..taps],
+            &w[..taps],
+            0,
+            p0,
+            &mut want[..n],
+        );
+        dsp::taps_row(&x[..len], &offsets[..taps], &w[..taps], p0, &mut got[..n]);
+        taps_bad += u32::from(want[..n] != got[..n]);
+    }
+    writeln!(
+        out,
+        "kernel_check taps_row cases={CASES} mismatches={taps_bad}"
+    )?;
+    Ok(dot_bad + pw_bad + taps_bad)
 }
 
 /// xorshift32: deterministic draws without an RNG crate.
@@ -81,6 +112,6 @@ mod tests {
     fn portable_kernels_pass_the_check() {
         let mut text = String::new();
         assert_eq!(super::run(&mut text).unwrap(), 0, "{text}");
-        assert_eq!(text.lines().count(), 2);
+        assert_eq!(text.lines().count(), 3);
     }
 }

@@ -110,12 +110,22 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
                 Step::Elementwise(s) => s.y,
             };
             let out_slot = slots.get(usize::from(out_t)).ok_or_else(internal)?;
-            // The output is the disjoint mutable part; inputs are shared borrows.
-            let (inputs, y) = split(self.arena, out_slot).ok_or_else(internal)?;
+            let scratch = match step {
+                Step::Conv(s) => s.planes,
+                _ => None,
+            };
+            let scratch_slot = match scratch {
+                Some(t) => Some(slots.get(usize::from(t)).ok_or_else(internal)?),
+                None => None,
+            };
+            // The output (and scratch) are the disjoint mutable parts; inputs
+            // are shared borrows.
+            let (inputs, y, planes) =
+                split(self.arena, out_slot, scratch_slot).ok_or_else(internal)?;
             let src = SplitSource { inputs, slots };
             let read = |t: u8| src.tensor(t).ok_or_else(internal);
             match step {
-                Step::Conv(s) => ops::conv::run(s, read(s.x)?, y),
+                Step::Conv(s) => ops::conv::run(s, read(s.x)?, y, planes),
                 Step::MatMul(s) => ops::matmul::run(s, read(s.a)?, y),
                 Step::Pool(s) => ops::pool::run(s, read(s.x)?, y),
                 Step::Elementwise(s) => ops::elementwise::run(s, &src, y),

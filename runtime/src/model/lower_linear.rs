@@ -247,6 +247,12 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
     let geo = geometry(l, node, in_chw, kernel, m, group)?;
     let bias = bias(l, bias_sym, m, qop)?;
     let w_bytes = int8_raw(l, &w.c)?;
+    // Depthwise layers get their padded, stride-phase-split input plane as an
+    // arena tensor alive during their own step only.
+    let planes = match PhasePlanes::of(&geo) {
+        Some(p) if !p.is_empty() => Some(l.new_tensor(p.len(), l.steps.len() + 1)?),
+        _ => None,
+    };
     let mut step = ConvStep {
         x,
         x_quant,
@@ -255,6 +261,7 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
         bias,
         geo,
         y: UNBOUND_OUTPUT,
+        planes,
     };
     let out_shape = Shape::new(&[1, geo.out_chw[0], geo.out_chw[1], geo.out_chw[2]])?;
     finish(l, node, qop, out_shape, x, |y| {

@@ -117,6 +117,67 @@ pub struct ConvGeometry {
     pub group: usize,
 }
 
+/// Most kernel taps (`kH · kW`) a depthwise convolution runs through
+/// [`PhasePlanes`].
+pub const PLANE_TAPS: usize = 25;
+
+/// One input channel of a depthwise convolution (one output per input
+/// channel, no dilation, at most [`PLANE_TAPS`] taps), padded with the input
+/// zero point and split by stride phase: padded pixel `(y, x)` lies in phase
+/// plane `(y mod sy, x mod sx)` at `(y / sy, x / sx)`. Output `(oy, ox)` then
+/// reads tap `(ky, kx)` at phase `(ky mod sy, kx mod sx)`, position
+/// `(oy + ky / sy, ox + kx / sx)`: each tap is one fixed offset from
+/// `oy · wq + ox`, so consecutive outputs read consecutive bytes for any stride.
+/// The planes live in the arena, planned for their one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhasePlanes {
+    /// Height and width of one phase plane: `⌈Hp / sy⌉`, `⌈Wp / sx⌉` of the padded input.
+    pub hq: usize,
+    /// Width of one phase plane.
+    pub wq: usize,
+    /// Phases (`sy · sx`).
+    pub phases: usize,
+}
+
+impl PhasePlanes {
+    /// The planes of `geo`, if it is a depthwise convolution they serve.
+    pub fn of(geo: &ConvGeometry) -> Option<Self> {
+        let [c, h, w] = geo.in_chw;
+        let [m, _, _] = geo.out_chw;
+        let [sy, sx] = geo.stride;
+        let depthwise = geo.group == c && m == c && c > 0;
+        if !depthwise || geo.dilation != [1, 1] || sy == 0 || sx == 0 {
+            return None;
+        }
+        if geo.kernel[0].checked_mul(geo.kernel[1])? > PLANE_TAPS {
+            return None;
+        }
+        let hp = h.checked_add(geo.pads[0])?.checked_add(geo.pads[2])?;
+        let wp = w.checked_add(geo.pads[1])?.checked_add(geo.pads[3])?;
+        Some(Self {
+            hq: hp.div_ceil(sy),
+            wq: wp.div_ceil(sx),
+            phases: sy.checked_mul(sx)?,
+        })
+    }
+
+    /// Bytes of all phase planes, plus one row (`wq`) of slack: outputs are
+    /// computed over whole phase-plane rows (the columns past the output
+    /// width are dropped), and the last of those reads up to `(kW − 1) / sx`
+    /// bytes past the last plane.
+    pub fn len(&self) -> usize {
+        self.phases
+            .saturating_mul(self.hq)
+            .saturating_mul(self.wq)
+            .saturating_add(self.wq)
+    }
+
+    /// Whether the planes hold no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Quantised 2-D convolution (`QLinearConv`, or QDQ `Conv`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConvStep<'a> {
@@ -134,6 +195,8 @@ pub struct ConvStep<'a> {
     pub geo: ConvGeometry,
     /// Output.
     pub y: Output,
+    /// Scratch tensor of [`PhasePlanes::of`]`(geo)` bytes (depthwise layers).
+    pub planes: Option<Tid>,
 }
 
 /// Quantised matrix product `Y[M,N] = A[M,K] · B[K,N]` with constant `B`

@@ -1,8 +1,10 @@
 //! The hot int8 kernels on the Armv7E-M DSP extension (Cortex-M4/M7): four
 //! int8 values per 32-bit load, widened two at a time to 16-bit halves
-//! (`SXTB16`, and `SXTB16 … ROR #8` for the odd bytes) and multiplied and
-//! accumulated two at a time (`SMLAD`: `acc + lo·lo + hi·hi`), which is what
-//! CMSIS-NN does on the same cores.
+//! (`SXTB16`, and `SXTB16 … ROR #8` for the odd bytes), then multiplied and
+//! accumulated from the halves: two at a time along one vector (`SMLAD`:
+//! `acc + lo·lo + hi·hi`, dot products) or one half at a time into four
+//! neighbouring outputs that share a weight (`SMLABB`/`SMLATB`: `acc + half·w`,
+//! rows of outputs).
 //!
 //! Under `cfg(matpac_dsp)` (set by the crate's build script for `thumbv7em-*`)
 //! the four primitives below are single instructions through `asm!`; on other
@@ -68,13 +70,24 @@ mod isa {
         r
     }
 
-    /// `(lo.lo, hi.lo)`: the low halves of `lo` and `hi`, in that order.
+    /// `acc + a.lo · b.lo` (signed 16-bit halves).
     #[inline(always)]
-    pub fn pkhbt(lo: u32, hi: u32) -> u32 {
-        let r: u32;
-        // SAFETY: register-only instruction, see the module comment.
+    pub fn smlabb(a: u32, b: i32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: register-only instruction (sets only the sticky Q flag).
         unsafe {
-            asm!("pkhbt {r}, {lo}, {hi}, lsl #16", r = lateout(reg) r, lo = in(reg) lo, hi = in(reg) hi, options(pure, nomem, nostack, preserves_flags))
+            asm!("smlabb {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack))
+        };
+        r
+    }
+
+    /// `acc + a.hi · b.lo` (signed 16-bit halves).
+    #[inline(always)]
+    pub fn smlatb(a: u32, b: i32, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: register-only instruction (sets only the sticky Q flag).
+        unsafe {
+            asm!("smlatb {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack))
         };
         r
     }
@@ -89,17 +102,6 @@ mod isa {
         // SAFETY: the caller guarantees the 4 bytes are inside `x`;
         // `read_unaligned` has no alignment requirement.
         unsafe { x.as_ptr().add(at).cast::<u32>().read_unaligned() }
-    }
-
-    /// `(lo.hi, hi.hi)`: the high halves of `lo` and `hi`, in that order.
-    #[inline(always)]
-    pub fn pkhtb(hi: u32, lo: u32) -> u32 {
-        let r: u32;
-        // SAFETY: register-only instruction, see the module comment.
-        unsafe {
-            asm!("pkhtb {r}, {hi}, {lo}, asr #16", r = lateout(reg) r, hi = in(reg) hi, lo = in(reg) lo, options(pure, nomem, nostack, preserves_flags))
-        };
-        r
     }
 }
 
@@ -134,14 +136,14 @@ mod isa {
         acc.wrapping_add((a0 * b0).wrapping_add(a1 * b1))
     }
 
-    /// `(lo.lo, hi.lo)`: the low halves of `lo` and `hi`, in that order.
-    pub fn pkhbt(lo: u32, hi: u32) -> u32 {
-        (lo & 0xffff) | (hi << 16)
+    /// `acc + a.lo · b.lo` (signed 16-bit halves), wrapping.
+    pub fn smlabb(a: u32, b: i32, acc: i32) -> i32 {
+        acc.wrapping_add(halves(a).0 * halves(b as u32).0)
     }
 
-    /// `(lo.hi, hi.hi)`: the high halves of `lo` and `hi`, in that order.
-    pub fn pkhtb(hi: u32, lo: u32) -> u32 {
-        (hi & 0xffff_0000) | (lo >> 16)
+    /// `acc + a.hi · b.lo` (signed 16-bit halves), wrapping.
+    pub fn smlatb(a: u32, b: i32, acc: i32) -> i32 {
+        acc.wrapping_add(halves(a).1 * halves(b as u32).0)
     }
 
     /// The little-endian word at byte `at` of `x`, 0 past the end (checked
@@ -157,7 +159,7 @@ mod isa {
     }
 }
 
-use isa::{pkhbt, pkhtb, read_word, smlad, sxtb16, sxtb16_ror8};
+use isa::{read_word, smlabb, smlad, smlatb, sxtb16, sxtb16_ror8};
 
 /// `Σ_k a[k] · b[k]` of two int8 vectors (`u8` storage), over the shorter
 /// length, wrapping: the window sum of one output of a convolution whose
@@ -208,64 +210,77 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], hw: usize, p0: usize, acc: &mut [i32]
 }
 
 /// `Σ_c x[c·hw + p + j] · w_m[c]` for the four pixels `j = 0..4`, summed in
-/// registers over input channels four at a time: one word of four pixels from
-/// each of four planes, regrouped into (channel c, c + 2) and (c + 1, c + 3)
-/// pairs per pixel (`PKHBT`/`PKHTB`) to meet the weights' `SXTB16` halves,
-/// then two `SMLAD` per pixel: 16 MACs from 4 + 1 loads. Zero if the planes
-/// do not hold the block (`p + 4 > hw` or `x` shorter than `C · hw`).
+/// registers over the input channels ([`mac4`] per channel: one word load,
+/// one weight load, 4 MACs). Zero if the planes do not hold the block
+/// (`p + 4 > hw` or `x` shorter than `C · hw`).
 #[inline]
 #[allow(unsafe_code)]
 pub fn pointwise4(x: &[u8], w_m: &[u8], hw: usize, p: usize) -> [i32; 4] {
     let mut acc = [0i32; 4];
-    let c_len = w_m.len();
     // Every read below is of bytes `c·hw + p .. c·hw + p + 4` with c < C.
-    let Some(x) = c_len.checked_mul(hw).and_then(|len| x.get(..len)) else {
+    let Some(x) = w_m.len().checked_mul(hw).and_then(|len| x.get(..len)) else {
         return acc;
     };
     if p.checked_add(4).is_none_or(|end| end > hw) {
         return acc;
     }
-    // SAFETY (`read_word`'s contract): every `at` below is c·hw + p with
-    // c < C, and c·hw + p + 4 ≤ (C − 1)·hw + hw = C·hw = x.len() by the two
-    // checks above.
-    let read = |at: usize| unsafe { read_word(x, at) };
-    let mut quads = w_m.chunks_exact(4);
-    let mut c = 0;
     let mut at = p;
-    for q in &mut quads {
-        let wq = word(q);
-        let (w02, w13) = (sxtb16(wq), sxtb16_ror8(wq));
-        // Pixels 0 and 2 of the block sit in the even bytes, 1 and 3 in the
-        // odd: two passes, each reloading the four words, keep the live
-        // values within the core's registers (one pass spilled on the M4).
-        let (e0, e1, e2, e3) = (
-            sxtb16(read(at)),
-            sxtb16(read(at + hw)),
-            sxtb16(read(at + 2 * hw)),
-            sxtb16(read(at + 3 * hw)),
-        );
-        acc[0] = smlad(pkhbt(e1, e3), w13, smlad(pkhbt(e0, e2), w02, acc[0]));
-        acc[2] = smlad(pkhtb(e3, e1), w13, smlad(pkhtb(e2, e0), w02, acc[2]));
-        let (o0, o1, o2, o3) = (
-            sxtb16_ror8(read(at)),
-            sxtb16_ror8(read(at + hw)),
-            sxtb16_ror8(read(at + 2 * hw)),
-            sxtb16_ror8(read(at + 3 * hw)),
-        );
-        acc[1] = smlad(pkhbt(o1, o3), w13, smlad(pkhbt(o0, o2), w02, acc[1]));
-        acc[3] = smlad(pkhtb(o3, o1), w13, smlad(pkhtb(o2, o0), w02, acc[3]));
-        at += 4 * hw;
-        c += 4;
-    }
-    for &wv in quads.remainder() {
-        let u = read(c * hw + p);
-        for (j, a) in acc.iter_mut().enumerate() {
-            let xv = (u >> (8 * j)) as u8 as i8;
-            *a = a.wrapping_add(i32::from(xv) * i32::from(wv as i8));
-        }
-        c += 1;
+    for &wv in w_m {
+        // SAFETY (`read_word`'s contract): `at` is c·hw + p with c < C, and
+        // c·hw + p + 4 ≤ (C − 1)·hw + hw = C·hw = x.len() by the two checks above.
+        let u = unsafe { read_word(x, at) };
+        mac4(u, i32::from(wv as i8), &mut acc);
+        at += hw;
     }
     acc
+}
+
+/// `acc[j] += x[j] · w` for the four int8 values `x[0..4]` in the word `u`:
+/// `SXTB16` splits it into (x0, x2) and (x1, x3), and `SMLABB`/`SMLATB`
+/// multiply each half by `w` and accumulate. Few live values (this replaced
+/// a four-channel `SMLAD` block whose regrouping spilled to the stack).
+#[inline(always)]
+fn mac4(u: u32, w: i32, acc: &mut [i32; 4]) {
+    let even = sxtb16(u);
+    acc[0] = smlabb(even, w, acc[0]);
+    acc[2] = smlatb(even, w, acc[2]);
+    let odd = sxtb16_ror8(u);
+    acc[1] = smlabb(odd, w, acc[1]);
+    acc[3] = smlatb(odd, w, acc[3]);
+}
+
+/// [`super::generic::taps_row`] with weight zero point 0: `sums[j] = Σ_k
+/// x[offsets[k] + p0 + j] · w[k]` (the taps of a depthwise convolution over
+/// its phase planes), four outputs at a time ([`mac4`] per tap); leftover
+/// outputs go through the generic loop.
+#[inline(never)]
+#[allow(unsafe_code)]
+pub fn taps_row(x: &[u8], offsets: &[usize], w: &[u8], p0: usize, sums: &mut [i32]) {
+    let n = sums.len();
+    let reach = offsets.iter().zip(w).try_fold(0usize, |m, (&o, _)| {
+        o.checked_add(p0)?.checked_add(n).map(|e| m.max(e))
+    });
+    if reach.is_none_or(|r| r > x.len()) {
+        super::generic::taps_row(x, offsets, w, 0, p0, sums);
+        return;
+    }
+    let mut blocks = sums.chunks_exact_mut(4);
+    let mut p = p0;
+    for s in &mut blocks {
+        let mut acc = [0i32; 4];
+        for (&o, &wv) in offsets.iter().zip(w) {
+            // SAFETY (`read_word`'s contract): p + 4 ≤ p0 + n, so the read
+            // ends at or before offsets[k] + p0 + n ≤ reach ≤ x.len().
+            let u = unsafe { read_word(x, o + p) };
+            mac4(u, i32::from(wv as i8), &mut acc);
+        }
+        s.copy_from_slice(&acc);
+        p += 4;
+    }
+    let done = n - blocks.into_remainder().len();
+    if let Some(tail) = sums.get_mut(done..) {
+        super::generic::taps_row(x, offsets, w, 0, p0 + done, tail);
+    }
 }
 
 #[cfg(test)]
@@ -281,8 +296,8 @@ mod tests {
         assert_eq!(sxtb16_ror8(x), (1u32 << 16) | 0x7f); // (127, 1)
         // (−128)(−128) + (−1)(−1) + 5
         assert_eq!(smlad(sxtb16(x), sxtb16(x), 5), 16384 + 1 + 5);
-        assert_eq!(pkhbt(0x1111_2222, 0x3333_4444), 0x4444_2222);
-        assert_eq!(pkhtb(0x1111_2222, 0x3333_4444), 0x1111_3333);
+        assert_eq!(smlabb(sxtb16(x), -3, 1), 1 + 384); // 1 + (−128)(−3)
+        assert_eq!(smlatb(sxtb16(x), -3, 1), 1 + 3); // 1 + (−1)(−3)
     }
 
     proptest! {
@@ -290,6 +305,19 @@ mod tests {
         fn dot_equals_the_scalar_sum(a in prop::collection::vec(any::<u8>(), 0..70), b in prop::collection::vec(any::<u8>(), 0..70)) {
             let want = a.iter().zip(&b).fold(0i32, |s, (&u, &v)| s + i32::from(u as i8) * i32::from(v as i8));
             prop_assert_eq!(dot(&a, &b), want);
+        }
+
+        #[test]
+        fn taps_row_equals_generic(taps in 1usize..26, n in 1usize..30, p0 in 0usize..9, seed in any::<u64>()) {
+            let mut s = seed | 1;
+            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let x: Vec<u8> = (0..160).map(|_| next() as u8).collect();
+            let offsets: Vec<usize> = (0..taps).map(|_| (next() % 100) as usize).collect();
+            let w: Vec<u8> = (0..taps).map(|_| next() as u8).collect();
+            let (mut want, mut got) = (vec![0i32; n], vec![5i32; n]);
+            generic::taps_row(&x, &offsets, &w, 0, p0, &mut want);
+            taps_row(&x, &offsets, &w, p0, &mut got);
+            prop_assert_eq!(got, want);
         }
 
         #[test]

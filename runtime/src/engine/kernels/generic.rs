@@ -146,6 +146,23 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc:
     }
 }
 
+/// `sums[j] = Σ_k x[offsets[k] + p0 + j] · (w[k] − w_zp)` for the outputs
+/// `j` of one row: the taps of a depthwise convolution over its zero-point
+/// padded phase planes (`model::program::PhasePlanes`), where each tap is a
+/// fixed offset and consecutive outputs read consecutive bytes. Tap-outer:
+/// one contiguous multiply-add per tap. Bytes past the end of `x` count as 0.
+pub fn taps_row(x: &[u8], offsets: &[usize], w: &[u8], w_zp: i32, p0: usize, sums: &mut [i32]) {
+    sums.fill(0);
+    for (&o, &wv) in offsets.iter().zip(w) {
+        let wv = i32::from(wv as i8) - w_zp;
+        let start = o.saturating_add(p0);
+        let xs = x.get(start..).unwrap_or(&[]);
+        for (s, &xv) in sums.iter_mut().zip(xs) {
+            *s = s.wrapping_add(i32::from(xv as i8).wrapping_mul(wv));
+        }
+    }
+}
+
 /// `Σ_c (w[c] − w_zp)`, wrapping: what the input zero point multiplies.
 pub fn weight_sum(w: &[u8], w_zp: i32) -> i32 {
     w.iter()
