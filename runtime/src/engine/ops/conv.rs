@@ -16,7 +16,9 @@ const DSP: bool = cfg!(matpac_dsp);
 /// Most bytes of one output's window (`C/group · kH · kW`) [`gathered`] takes.
 const WINDOW_CAP: usize = 128;
 /// Output channels of one group whose bias and scale [`gathered`] keeps at once.
-const GATHER_CHANNELS: usize = 16;
+const GATHER_CHANNELS: usize = 32;
+/// Fewest input channels for which a pointwise layer takes [`gathered`].
+const GATHER_POINTWISE_FROM: usize = 128;
 
 /// Runs `step`: `x` is `[C, H, W]` int8, `y` is `[M, OH, OW]` int8;
 /// `planes` is the step's arena scratch (`step.planes`, else empty).
@@ -48,7 +50,12 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
     let symmetric = (0..m_out).all(|m| step.w_quant.channel(m).1 == 0);
     // (Depthwise layers would gather a window per output for a single dot:
     // 42 instructions per MAC on Cortex-M4, against 16 through `depthwise`.)
-    if DSP && !pointwise && symmetric && mpg > 1 && w_len <= WINDOW_CAP {
+    // Pointwise layers only from 128 input channels: per output, the
+    // gathered path's overhead outweighs its cheaper MACs below that (Cortex-M4,
+    // instructions per MAC gathered vs row path: 16 channels 8.9 vs 5.9,
+    // 32: 5.7 vs 4.9, 64: 4.0 vs 4.0, 128: 3.1 vs 3.5).
+    let gather = !pointwise || w_len >= GATHER_POINTWISE_FROM;
+    if DSP && gather && symmetric && mpg > 1 && w_len <= WINDOW_CAP {
         gathered(step, x, y);
         return;
     }
@@ -125,6 +132,7 @@ pub fn gathered(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
     let window = window.get_mut(..w_len).unwrap_or(&mut []);
     let mut folded = [0i32; GATHER_CHANNELS];
     let mut scalers = [RoundingScaler::new(0.0); GATHER_CHANNELS];
+    let mut accs = [0i32; GATHER_CHANNELS];
     // Blocks of output channels that never straddle two groups.
     let blocks = (0..group).flat_map(|g| {
         (g * mpg..(g + 1) * mpg)
@@ -144,11 +152,22 @@ pub fn gathered(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
         for oy in 0..oh {
             for ox in 0..ow {
                 gather_window(x, x_zp as u8, geo, c0, [oy, ox], window);
-                for (k, m) in ms.clone().enumerate() {
-                    let w_m = step.w.get(m * w_len..(m + 1) * w_len).unwrap_or(&[]);
-                    let acc = folded[k].wrapping_add(dsp::dot(window, w_m));
-                    if let Some(out) = y.get_mut((m * oh + oy) * ow + ox) {
-                        *out = requantize(acc, scalers[k], &step.y);
+                let filter = |m: usize| step.w.get(m * w_len..(m + 1) * w_len).unwrap_or(&[]);
+                // Filters in pairs (one load of the window for two dot
+                // products), then one requantisation loop.
+                let accs = &mut accs[..ms.len()];
+                let mut pairs = accs.chunks_exact_mut(2);
+                let mut m = m0;
+                for pair in &mut pairs {
+                    pair.copy_from_slice(&dsp::dot2(window, filter(m), filter(m + 1)));
+                    m += 2;
+                }
+                if let [a] = pairs.into_remainder() {
+                    *a = dsp::dot(window, filter(m));
+                }
+                for (k, &acc) in accs.iter().enumerate() {
+                    if let Some(out) = y.get_mut(((m0 + k) * oh + oy) * ow + ox) {
+                        *out = requantize(folded[k].wrapping_add(acc), scalers[k], &step.y);
                     }
                 }
             }
@@ -172,6 +191,15 @@ fn gather_window(
     let [sy, sx] = geo.stride;
     let [dy, dx] = geo.dilation;
     let cpg = geo.in_chw[0] / geo.group.max(1);
+    if [kh, kw] == [1, 1] && geo.stride == [1, 1] && geo.pads == [0; 4] {
+        // Pointwise: one byte from each input channel's plane.
+        let plane = (h * w).max(1);
+        let column = x.iter().skip(c0 * plane + oy * w + ox).step_by(plane);
+        for (d, &v) in window.iter_mut().zip(column) {
+            *d = v;
+        }
+        return;
+    }
     let mut rows = window.chunks_exact_mut(kw.max(1));
     for c in c0..c0 + cpg {
         for ky in 0..kh {
