@@ -36,6 +36,22 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         dot_bad += u32::from(dsp::dot(&x[..n], &w[..n]) != want);
     }
     writeln!(out, "kernel_check dot cases={CASES} mismatches={dot_bad}")?;
+    let mut dot2_bad = 0;
+    let mut v = [0u8; MAX_C];
+    for _ in 0..CASES {
+        let n = rng.below(MAX_C + 1);
+        rng.fill(&mut x[..n]);
+        rng.fill(&mut w[..n]);
+        rng.fill(&mut v[..n]);
+        let scalar = |b: &[u8]| {
+            x[..n].iter().zip(b).fold(0i32, |s, (&a, &b)| {
+                s.wrapping_add(i32::from(a as i8) * i32::from(b as i8))
+            })
+        };
+        let want = [scalar(&w[..n]), scalar(&v[..n])];
+        dot2_bad += u32::from(dsp::dot2(&x[..n], &w[..n], &v[..n]) != want);
+    }
+    writeln!(out, "kernel_check dot2 cases={CASES} mismatches={dot2_bad}")?;
     let mut pw_bad = 0;
     for _ in 0..CASES {
         let (c, hw) = (1 + rng.below(MAX_C), 1 + rng.below(MAX_HW));
@@ -80,7 +96,7 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         out,
         "kernel_check taps_row cases={CASES} mismatches={taps_bad}"
     )?;
-    Ok(dot_bad + pw_bad + taps_bad)
+    Ok(dot_bad + dot2_bad + pw_bad + taps_bad)
 }
 
 /// xorshift32: deterministic draws without an RNG crate.
@@ -112,6 +128,6 @@ mod tests {
     fn portable_kernels_pass_the_check() {
         let mut text = String::new();
         assert_eq!(super::run(&mut text).unwrap(), 0, "{text}");
-        assert_eq!(text.lines().count(), 3);
+        assert_eq!(text.lines().count(), 4);
     }
 }
