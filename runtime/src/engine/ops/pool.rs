@@ -21,17 +21,22 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
             for ox in 0..ow {
                 let mut sum = 0i32;
                 let mut count = 0usize;
+                // The window's columns inside the row, `[ix0, ix1)`: padded
+                // positions add nothing (and count only with count_include_pad).
+                let start = ox * geo.stride[1];
+                let ix0 = start.saturating_sub(geo.pads[1]).min(w);
+                let ix1 = (start + kw).saturating_sub(geo.pads[1]).min(w);
                 for ky in 0..kh {
                     let iy = (oy * geo.stride[0] + ky).wrapping_sub(geo.pads[0]);
-                    for kx in 0..kw {
-                        let ix = (ox * geo.stride[1] + kx).wrapping_sub(geo.pads[1]);
-                        if iy < h && ix < w {
-                            let v =
-                                i32::from(x.get((c * h + iy) * w + ix).copied().unwrap_or(0) as i8);
-                            sum = sum.wrapping_add(v.clamp(lo, hi) - x_zp);
-                            count += 1;
-                        }
+                    if iy >= h {
+                        continue; // also catches "negative" (wrapped) rows
                     }
+                    let row = (c * h + iy) * w;
+                    let xs = x.get(row + ix0..row + ix1.max(ix0)).unwrap_or(&[]);
+                    for &v in xs {
+                        sum = sum.wrapping_add(i32::from(v as i8).clamp(lo, hi) - x_zp);
+                    }
+                    count += xs.len();
                 }
                 if step.count_include_pad {
                     count = kh * kw;
