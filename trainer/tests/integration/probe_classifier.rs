@@ -403,3 +403,86 @@ fn cli_probe_reports_bad_rows() {
         "{err}"
     );
 }
+
+#[test]
+fn cli_probe_suite_tables_matpac_lambda0_and_random_init() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("tones");
+    tones(&data);
+    let (run, out) = (d.path().join("run"), d.path().join("suite"));
+    let matpac = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_matpac"))
+            .args(args)
+            .env("RAYON_NUM_THREADS", "2")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "matpac {args:?}:\n{text}");
+        text
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let cache = d.path().join("cache");
+    // A two-update `tiny` run stands in for both checkpoints: the test is
+    // about the suite's plumbing and table, not about the numbers.
+    matpac(&[
+        os("pretrain"),
+        os("--data"),
+        data.as_os_str(),
+        os("--preset"),
+        os("tiny"),
+        os("--steps"),
+        os("2"),
+        os("--quiet"),
+        os("--out"),
+        run.as_os_str(),
+        os("--cache"),
+        cache.as_os_str(),
+    ]);
+    let log = matpac(&[
+        os("probe-suite"),
+        os("--matpac"),
+        run.as_os_str(),
+        os("--lambda0"),
+        run.as_os_str(),
+        // No bundled set (a warning), the tones as the one task.
+        os("--bundled"),
+        os("/nonexistent"),
+        os("--data"),
+        data.as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+        os("--folds"),
+        os("3"),
+        os("--quiet"),
+        os("--cache"),
+        cache.as_os_str(),
+    ]);
+    let table = std::fs::read_to_string(out.join("probe_suite.md")).unwrap();
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("| task"))
+        .unwrap_or_else(|| panic!("no table header:\n{table}\n{log}"));
+    for column in ["MATPAC", "λ = 0", "random init"] {
+        assert!(header.contains(column), "{header}");
+    }
+    // One row for the task: its splits and three "mean ± std" cells.
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| tones"))
+        .unwrap_or_else(|| panic!("no task row:\n{table}"));
+    let means: Vec<f64> = row
+        .split('|')
+        .filter_map(|cell| cell.trim().split(" ± ").next()?.parse().ok())
+        .collect();
+    assert_eq!(means.len(), 3, "{row}");
+    // 220 Hz against 2.2 kHz tones: every encoder, even random, separates them.
+    assert!(means.iter().all(|&m| m >= 90.0), "{row}");
+    for encoder in ["matpac", "lambda0", "random-init"] {
+        let png = out.join(format!("confusion_tones_{encoder}.png"));
+        assert!(png.is_file(), "{} missing", png.display());
+    }
+}
