@@ -39,8 +39,9 @@
 //! # Devices
 //! The CPU backend (`flex`) by default; the `cuda` feature only selects
 //! `Device::cuda(0)` (it cannot be built offline: cubecl-llvm downloads LLVM).
-//! Multi-GPU/multi-node would go through burn-train's DDP strategy; this loop
-//! is single-device.
+//! This loop is single-device: Burn 0.22.1's data parallelism is CUDA-only
+//! (`DistributedContext`, NCCL; none on `flex`, none across nodes) and its
+//! DDP strategy needs burn-train's `Learner` (README, "Several GPUs or nodes").
 
 pub mod checkpoint;
 pub mod config;
