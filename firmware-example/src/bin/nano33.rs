@@ -10,8 +10,8 @@
 //!   only copies the samples into the [`PCM`] pipe. The thread-mode executor reads the
 //!   pipe and pushes the samples through the tagger, which runs the model every stride.
 //!   The pipe holds [`PIPE_BYTES`] = 0.375 s of audio: inference of one window must stay
-//!   under that (QEMU: 14.4 M instructions per window with the DSP kernels,
-//!   ≈ 0.23–0.34 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
+//!   under that (QEMU: 12.4 M instructions per window with the DSP kernels,
+//!   ≈ 0.19–0.29 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
 //!   the slowest push is logged every second). Samples that do not fit are counted and
 //!   logged as overruns, never blocked on.
 
@@ -44,8 +44,8 @@ static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.onnx"));
 /// Samples per DMA buffer: 8 ms at 16 kHz.
 const BUFFER_LEN: usize = 128;
 /// Bytes of PCM buffered between the sampler and the tagger: 0.375 s at 16 kHz,
-/// what one inference may take (QEMU: 14.4 M instructions per window, 0.23 s at
-/// one cycle per instruction, 0.34 s at 1.5) while the sampler keeps filling it.
+/// more than one inference takes (QEMU: 12.4 M instructions per window, 0.19 s at
+/// one cycle per instruction, 0.29 s at 1.5) while the sampler keeps filling it.
 const PIPE_BYTES: usize = 12_000;
 /// Core clock, for turning DWT cycles into microseconds.
 const CORE_HZ: u32 = 64_000_000;
