@@ -69,11 +69,20 @@ fn write_sizes(path: &PathBuf) {
         ),
     };
     let window = matpac_runtime::Tagger::<1>::window_len(&model);
+    let frame = match matpac_runtime::tagger::FeatureStream::new(&model) {
+        Ok(features) => features.n_mels(),
+        Err(e) => panic!(
+            "MATPAC_MODEL {}: not a tagger export: {e} (use `matpac export` / `matpac quantize --out`)",
+            path.display()
+        ),
+    };
     let text = format!(
         "/// Bytes of int8 feature window the embedded model needs (`Tagger::window_len`).\n\
          pub const WINDOW_LEN: usize = {window};\n\
          /// Bytes of activation arena the embedded model needs (`Model::arena_len`).\n\
-         pub const ARENA_LEN: usize = {};\n",
+         pub const ARENA_LEN: usize = {};\n\
+         /// Bytes of one int8 feature frame (the model's mel bands).\n\
+         pub const FRAME_LEN: usize = {frame};\n",
         model.arena_len()
     );
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("sizes.rs");

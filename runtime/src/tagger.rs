@@ -7,6 +7,14 @@
 //!      hysteresis ─► Event { class, onset, offset, score }
 //! ```
 //!
+//! [`Tagger`] is the whole chain. It is the composition of two halves that a
+//! firmware can also run apart: [`FeatureStream`] (PCM → int8 frames: the
+//! front end and the quantiser, cheap, every hop) and [`FrameTagger`] (frames
+//! → window → model → events: the expensive part, every stride). The board
+//! firmware runs the first in its microphone interrupt and queues 80-byte
+//! frames to the second in thread mode, instead of buffering PCM while a
+//! window is inferred.
+//!
 //! The model's input is `[1, 1, T, M]` int8 (NCHW with time as height: `T`
 //! frames of `M` mel bands, oldest first), standardised and quantised by a
 //! [`FeatureQuantizer`] built from the model's metadata and input
@@ -27,7 +35,7 @@
 
 use crate::Error;
 use crate::engine::Interpreter;
-use crate::frontend::{FeatureQuantizer, Frontend, FrontendConfig};
+use crate::frontend::{FeatureQuantizer, Frontend, FrontendConfig, MAX_MELS};
 use crate::metadata;
 use crate::model::Model;
 use core::fmt::Write;
@@ -113,13 +121,102 @@ struct ClassState {
     peak: f32,
 }
 
-/// The streaming tagger for models with at most `C` classes. Allocates
-/// nothing: the feature window and the interpreter's arena are the caller's.
-pub struct Tagger<'m, 'a, 'r, const C: usize> {
-    model: &'m Model<'a>,
-    config: TaggerConfig,
+/// A metadata entry a tagger export must have.
+fn required<'a>(model: &Model<'a>, key: &'static str) -> Result<&'a str, Error> {
+    model.metadata(key).ok_or(Error::Metadata {
+        key,
+        reason: "missing: not a matpac tagger export",
+    })
+}
+
+/// The model's input frames and mel bands (`[1, 1, T, M]`).
+fn input_frames_and_mels(model: &Model<'_>) -> Result<(usize, usize), Error> {
+    match model.input().shape.dims() {
+        [1, 1, t, m] => Ok((*t, *m)),
+        _ => Err(Error::TaggerModel {
+            reason: "input must be [1, 1, frames, mels]",
+        }),
+    }
+}
+
+/// PCM → int8 feature frames for a model: the fixed-point front end and the
+/// standardise-and-quantise step its metadata and input quantisation describe
+/// ([`metadata::FRONTEND`], [`metadata::FEATURE_MEAN`],
+/// [`metadata::FEATURE_STD`]). Owns everything it uses (no borrow of the
+/// model), so it can live in an interrupt task.
+pub struct FeatureStream {
     frontend: Frontend,
     quantizer: FeatureQuantizer,
+    n_mels: usize,
+    /// The latest frame, `[n_mels]`.
+    frame: [i8; MAX_MELS],
+}
+
+impl FeatureStream {
+    /// The front end and quantiser of `model`.
+    pub fn new(model: &Model<'_>) -> Result<Self, Error> {
+        let frontend_config = metadata::parse_frontend(required(model, metadata::FRONTEND)?)?;
+        let mean = metadata::parse_f32(
+            metadata::FEATURE_MEAN,
+            required(model, metadata::FEATURE_MEAN)?,
+        )?;
+        let std = metadata::parse_f32(
+            metadata::FEATURE_STD,
+            required(model, metadata::FEATURE_STD)?,
+        )?;
+        let input = model.input();
+        let quantizer =
+            FeatureQuantizer::new(mean, std, input.quant.scale, input.quant.zero_point)?;
+        let (_, n_mels) = input_frames_and_mels(model)?;
+        if n_mels != frontend_config.n_mels {
+            return Err(Error::TaggerModel {
+                reason: "input mel bands differ from the front end's n_mels",
+            });
+        }
+        Ok(Self {
+            frontend: Frontend::new(&frontend_config)?,
+            quantizer,
+            n_mels,
+            frame: [0; MAX_MELS],
+        })
+    }
+
+    /// The front end's configuration (from the model's metadata).
+    pub fn config(&self) -> &FrontendConfig {
+        self.frontend.config()
+    }
+
+    /// Bytes per frame (mel bands).
+    pub fn n_mels(&self) -> usize {
+        self.n_mels
+    }
+
+    /// Pushes PCM of any length; calls `on_frame` with every int8 frame
+    /// (`[n_mels]`) completed, stopping at its first error.
+    pub fn push<E>(
+        &mut self,
+        mut pcm: &[i16],
+        mut on_frame: impl FnMut(&[i8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while !pcm.is_empty() {
+            let (used, frame) = self.frontend.process(pcm);
+            pcm = pcm.get(used..).unwrap_or(&[]);
+            let Some(frame) = frame else { continue };
+            let row = self.frame.get_mut(..self.n_mels).unwrap_or(&mut []);
+            self.quantizer.quantize(frame, row);
+            on_frame(row)?;
+        }
+        Ok(())
+    }
+}
+
+/// int8 feature frames → events, for models with at most `C` classes: the
+/// window, the interpreter every `stride_frames` frames, smoothing and
+/// hysteresis. Allocates nothing: the window and the arena are the caller's.
+pub struct FrameTagger<'m, 'a, 'r, const C: usize> {
+    model: &'m Model<'a>,
+    config: TaggerConfig,
+    frontend: FrontendConfig,
     interpreter: Interpreter<'m, 'a, 'r>,
     /// `[T × M]` int8 features, oldest frame first; the first `filled` rows valid.
     window: &'r mut [i8],
@@ -136,48 +233,19 @@ pub struct Tagger<'m, 'a, 'r, const C: usize> {
     history_next: usize,
 }
 
-impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
-    /// Bytes of int8 feature window a model needs (`T × M`).
-    pub fn window_len(model: &Model<'_>) -> usize {
-        model.input_len()
-    }
-
-    /// Builds the tagger from a parsed model and its metadata
-    /// ([`metadata::FRONTEND`], [`metadata::FEATURE_MEAN`],
-    /// [`metadata::FEATURE_STD`], [`metadata::CLASS_NAMES`],
-    /// [`metadata::THRESHOLDS`]). `window` needs [`Self::window_len`] bytes,
-    /// `arena` [`Model::arena_len`].
+impl<'m, 'a, 'r, const C: usize> FrameTagger<'m, 'a, 'r, C> {
+    /// Builds the frame half of a tagger from a parsed model and its metadata
+    /// ([`metadata::FRONTEND`] for times, [`metadata::CLASS_NAMES`],
+    /// [`metadata::THRESHOLDS`]). `window` needs [`Tagger::window_len`]
+    /// bytes, `arena` [`Model::arena_len`].
     pub fn new(
         model: &'m Model<'a>,
         config: TaggerConfig,
         window: &'r mut [i8],
         arena: &'r mut [u8],
     ) -> Result<Self, Error> {
-        let required = |key: &'static str| {
-            model.metadata(key).ok_or(Error::Metadata {
-                key,
-                reason: "missing: not a matpac tagger export",
-            })
-        };
-        let frontend_config = metadata::parse_frontend(required(metadata::FRONTEND)?)?;
-        let mean = metadata::parse_f32(metadata::FEATURE_MEAN, required(metadata::FEATURE_MEAN)?)?;
-        let std = metadata::parse_f32(metadata::FEATURE_STD, required(metadata::FEATURE_STD)?)?;
-        let input = model.input();
-        let quantizer =
-            FeatureQuantizer::new(mean, std, input.quant.scale, input.quant.zero_point)?;
-        let (window_frames, n_mels) = match input.shape.dims() {
-            [1, 1, t, m] => (*t, *m),
-            _ => {
-                return Err(Error::TaggerModel {
-                    reason: "input must be [1, 1, frames, mels]",
-                });
-            }
-        };
-        if n_mels != frontend_config.n_mels {
-            return Err(Error::TaggerModel {
-                reason: "input mel bands differ from the front end's n_mels",
-            });
-        }
+        let frontend = metadata::parse_frontend(required(model, metadata::FRONTEND)?)?;
+        let (window_frames, n_mels) = input_frames_and_mels(model)?;
         if config.stride_frames == 0 || config.stride_frames > window_frames {
             return Err(Error::TaggerModel {
                 reason: "stride_frames must be in 1..=window frames",
@@ -206,7 +274,7 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
                 actual: window.len(),
             });
         }
-        if metadata::list(required(metadata::CLASS_NAMES)?).count() != n_classes {
+        if metadata::list(required(model, metadata::CLASS_NAMES)?).count() != n_classes {
             return Err(Error::Metadata {
                 key: metadata::CLASS_NAMES,
                 reason: "one name per output is required",
@@ -216,7 +284,7 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         let mut count = 0;
         for (state, text) in classes
             .iter_mut()
-            .zip(metadata::list(required(metadata::THRESHOLDS)?))
+            .zip(metadata::list(required(model, metadata::THRESHOLDS)?))
         {
             state.threshold = metadata::parse_f32(metadata::THRESHOLDS, text)?;
             count += 1;
@@ -230,8 +298,7 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         Ok(Self {
             model,
             config,
-            frontend: Frontend::new(&frontend_config)?,
-            quantizer,
+            frontend,
             interpreter: Interpreter::new(model, arena)?,
             window,
             window_frames,
@@ -249,7 +316,7 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
 
     /// The front end's configuration (from the model's metadata).
     pub fn frontend_config(&self) -> &FrontendConfig {
-        self.frontend.config()
+        &self.frontend
     }
 
     /// Number of classes.
@@ -275,34 +342,39 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         &self.scores[..self.n_classes]
     }
 
-    /// Pushes PCM of any length; calls `on_event` for every event that ends.
-    pub fn push(&mut self, mut pcm: &[i16], mut on_event: impl FnMut(Event)) -> Result<(), Error> {
-        while !pcm.is_empty() {
-            let (used, frame) = self.frontend.process(pcm);
-            pcm = pcm.get(used..).unwrap_or(&[]);
-            let Some(frame) = frame else { continue };
-            // Make room: drop the oldest stride of frames once the window is full.
-            let m = self.n_mels;
-            if self.filled == self.window_frames {
-                let stride = self.config.stride_frames;
-                self.window
-                    .copy_within(stride * m..self.window_frames * m, 0);
-                self.filled -= stride;
-            }
-            let row = self
-                .window
-                .get_mut(self.filled * m..(self.filled + 1) * m)
-                .unwrap_or(&mut []);
-            self.quantizer.quantize(frame, row);
-            self.filled += 1;
-            self.frames_seen += 1;
-            if self.filled == self.window_frames {
-                self.interpreter.run_quantized(
-                    self.window.get(..self.window_frames * m).unwrap_or(&[]),
-                    &mut self.scores[..self.n_classes],
-                )?;
-                self.update(&mut on_event);
-            }
+    /// Appends one int8 frame (`[n_mels]`, from a [`FeatureStream`] of the
+    /// same model); runs the model when a stride completes and calls
+    /// `on_event` for every event that ends.
+    pub fn push_frame(
+        &mut self,
+        frame: &[i8],
+        mut on_event: impl FnMut(Event),
+    ) -> Result<(), Error> {
+        let m = self.n_mels;
+        if frame.len() != m {
+            return Err(Error::BufferLength {
+                expected: m,
+                actual: frame.len(),
+            });
+        }
+        // Make room: drop the oldest stride of frames once the window is full.
+        if self.filled == self.window_frames {
+            let stride = self.config.stride_frames;
+            self.window
+                .copy_within(stride * m..self.window_frames * m, 0);
+            self.filled -= stride;
+        }
+        if let Some(row) = self.window.get_mut(self.filled * m..(self.filled + 1) * m) {
+            row.copy_from_slice(frame);
+        }
+        self.filled += 1;
+        self.frames_seen += 1;
+        if self.filled == self.window_frames {
+            self.interpreter.run_quantized(
+                self.window.get(..self.window_frames * m).unwrap_or(&[]),
+                &mut self.scores[..self.n_classes],
+            )?;
+            self.update(&mut on_event);
         }
         Ok(())
     }
@@ -319,7 +391,7 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
 
     /// Stride and window length, samples.
     fn stride_and_length(&self) -> (u64, u64) {
-        let c = self.frontend.config();
+        let c = &self.frontend;
         let stride = (self.config.stride_frames * c.hop_length) as u64;
         let length = ((self.window_frames - 1) * c.hop_length + c.win_length) as u64;
         (stride, length)
@@ -327,7 +399,7 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
 
     /// Smoothing and hysteresis after one model run.
     fn update(&mut self, on_event: &mut impl FnMut(Event)) {
-        let c = *self.frontend.config();
+        let c = self.frontend;
         let (stride, length) = self.stride_and_length();
         let end = (self.frames_seen - 1) * c.hop_length as u64 + c.win_length as u64;
         self.history[self.history_next] = self.scores;
@@ -364,6 +436,75 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
                 state.peak = smoothed;
             }
         }
+    }
+}
+
+/// The streaming tagger for models with at most `C` classes: a
+/// [`FeatureStream`] feeding a [`FrameTagger`]. Allocates nothing: the
+/// feature window and the interpreter's arena are the caller's.
+pub struct Tagger<'m, 'a, 'r, const C: usize> {
+    features: FeatureStream,
+    frames: FrameTagger<'m, 'a, 'r, C>,
+}
+
+impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
+    /// Bytes of int8 feature window a model needs (`T × M`).
+    pub fn window_len(model: &Model<'_>) -> usize {
+        model.input_len()
+    }
+
+    /// Builds the tagger from a parsed model and its metadata
+    /// ([`metadata::FRONTEND`], [`metadata::FEATURE_MEAN`],
+    /// [`metadata::FEATURE_STD`], [`metadata::CLASS_NAMES`],
+    /// [`metadata::THRESHOLDS`]). `window` needs [`Self::window_len`] bytes,
+    /// `arena` [`Model::arena_len`].
+    pub fn new(
+        model: &'m Model<'a>,
+        config: TaggerConfig,
+        window: &'r mut [i8],
+        arena: &'r mut [u8],
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            features: FeatureStream::new(model)?,
+            frames: FrameTagger::new(model, config, window, arena)?,
+        })
+    }
+
+    /// The front end's configuration (from the model's metadata).
+    pub fn frontend_config(&self) -> &FrontendConfig {
+        self.features.config()
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.frames.n_classes()
+    }
+
+    /// Name of class `class` (empty if out of range).
+    pub fn class_name(&self, class: usize) -> &'a str {
+        self.frames.class_name(class)
+    }
+
+    /// Whether `class` is currently active (for an LED, say).
+    pub fn is_active(&self, class: usize) -> bool {
+        self.frames.is_active(class)
+    }
+
+    /// The raw scores of the latest window, `[n_classes]`.
+    pub fn last_scores(&self) -> &[f32] {
+        self.frames.last_scores()
+    }
+
+    /// Pushes PCM of any length; calls `on_event` for every event that ends.
+    pub fn push(&mut self, pcm: &[i16], mut on_event: impl FnMut(Event)) -> Result<(), Error> {
+        let frames = &mut self.frames;
+        self.features
+            .push(pcm, |frame| frames.push_frame(frame, &mut on_event))
+    }
+
+    /// Ends the stream: every active event ends now.
+    pub fn finish(&mut self, on_event: impl FnMut(Event)) {
+        self.frames.finish(on_event);
     }
 }
 

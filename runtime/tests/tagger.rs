@@ -7,7 +7,7 @@ mod common;
 use common::{Builder, Rng, f32s};
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::metadata;
-use matpac_runtime::tagger::{Event, Tagger, TaggerConfig};
+use matpac_runtime::tagger::{Event, FeatureStream, FrameTagger, Tagger, TaggerConfig};
 use matpac_runtime::{Error, Model};
 
 const T: usize = 98;
@@ -103,6 +103,62 @@ fn chunk_size_does_not_change_events() {
     for chunk in [1, 160, 999, 4096] {
         assert_eq!(run(&model, &pcm, chunk), reference, "chunk {chunk}");
     }
+}
+
+/// The two halves run apart, as the board firmware runs them: frames made
+/// in PCM chunks of one size, queued, and handed to the frame half in
+/// batches, long after they were made (up to `lag` frames behind).
+fn run_split(model: &Model<'_>, pcm: &[i16], chunk: usize, lag: usize) -> Vec<Event> {
+    let mut features = FeatureStream::new(model).unwrap();
+    let mut window = vec![0i8; Tagger::<4>::window_len(model)];
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut frames =
+        FrameTagger::<4>::new(model, TaggerConfig::default(), &mut window, &mut arena).unwrap();
+    let (mut queue, mut events) = (Vec::<Vec<i8>>::new(), Vec::new());
+    for c in pcm.chunks(chunk) {
+        features
+            .push(c, |f| {
+                queue.push(f.to_vec());
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        if queue.len() >= lag {
+            for f in queue.drain(..) {
+                frames.push_frame(&f, |e| events.push(e)).unwrap();
+            }
+        }
+    }
+    for f in queue.drain(..) {
+        frames.push_frame(&f, |e| events.push(e)).unwrap();
+    }
+    frames.finish(|e| events.push(e));
+    events
+}
+
+#[test]
+fn feature_stream_and_frame_tagger_apart_equal_the_tagger() {
+    let bytes = loudness_model(&tagger_metadata());
+    let model = Model::parse(&bytes).unwrap();
+    let pcm = clip(&[(1.0, 2.5), (5.0, 9.0)]);
+    let reference = run(&model, &pcm, 1000);
+    assert!(!reference.is_empty());
+    for (chunk, lag) in [(128, 1), (128, 37), (1000, 60)] {
+        assert_eq!(
+            run_split(&model, &pcm, chunk, lag),
+            reference,
+            "chunk {chunk} lag {lag}"
+        );
+    }
+    // A frame of the wrong size is an error, not a panic.
+    let mut window = vec![0i8; T * M];
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut frames =
+        FrameTagger::<4>::new(&model, TaggerConfig::default(), &mut window, &mut arena).unwrap();
+    let err = frames.push_frame(&[0i8; M - 1], |_| {}).err();
+    assert!(
+        matches!(err, Some(Error::BufferLength { expected: M, actual } ) if actual == M - 1),
+        "{err:?}"
+    );
 }
 
 #[test]

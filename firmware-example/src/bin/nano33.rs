@@ -1,18 +1,20 @@
 //! Arduino Nano 33 BLE Sense (nRF52840, 64 MHz Cortex-M4F): PDM microphone → the
-//! runtime's streaming `Tagger` with the embedded int8 model (`models/tagger.onnx`),
+//! runtime's streaming tagger with the embedded int8 model (`models/tagger.onnx`),
 //! events logged with defmt over RTT, the orange LED lit while any event is active.
 //!
 //! * Microphone: MP34DT05 on PDM, power P0.17 (high, then ~10 ms), CLK P0.26, DIN P0.25;
 //!   16 kHz mono = 1.280 MHz PDM clock / ratio 80 (the 32 MHz crystal is on).
 //! * LED: the orange LED on P0.13, active high.
-//! * Two executors. The PDM sampler (`run_task_sampler`, two 128-sample buffers, no gaps)
-//!   runs on an interrupt executor at priority 6, so it preempts inference; its callback
-//!   only copies the samples into the [`PCM`] pipe. The thread-mode executor reads the
-//!   pipe and pushes the samples through the tagger, which runs the model every stride.
-//!   The pipe holds [`PIPE_BYTES`] = 0.375 s of audio: inference of one window must stay
-//!   under that (QEMU: 12.4 M instructions per window with the DSP kernels,
-//!   ≈ 0.19–0.29 s at 64 MHz for 1.0–1.5 cycles per instruction; the DWT cycle count of
-//!   the slowest push is logged every second). Samples that do not fit are counted and
+//! * Two executors, the tagger's two halves (`matpac_runtime::tagger`). The PDM sampler
+//!   (`run_task_sampler`, two 128-sample buffers, no gaps) runs on an interrupt executor
+//!   at priority 6, so it preempts inference; its callback runs the `FeatureStream` (the
+//!   fixed-point front end, 47 k instructions per 10 ms frame) and queues each 80-byte
+//!   int8 frame in [`FRAMES`]. The thread-mode executor hands the frames to the
+//!   `FrameTagger`, which runs the model every stride (QEMU: 12.4 M instructions per
+//!   window, ≈ 0.19–0.29 s at 64 MHz for 1.0–1.5 cycles per instruction) while frames
+//!   keep arriving: the queue holds [`FRAME_QUEUE`] frames = 0.48 s, so it needs
+//!   3.8 KB where buffering the PCM itself took 12 KB. The DWT cycle count of the
+//!   slowest frame push is logged every second; frames that do not fit are counted and
 //!   logged as overruns, never blocked on.
 
 #![no_std]
@@ -28,12 +30,13 @@ use embassy_nrf::interrupt::{InterruptExt, Priority};
 use embassy_nrf::pdm::{self, Frequency, Pdm, Ratio, SamplerState};
 use embassy_nrf::{bind_interrupts, peripherals};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::pipe::Pipe;
+use embassy_sync::channel::Channel;
 use embassy_time::Timer;
-use matpac_firmware_example::tags::{ARENA_LEN, MAX_CLASSES, WINDOW_LEN};
+use matpac_firmware_example::tags::{ARENA_LEN, FRAME_LEN, MAX_CLASSES, WINDOW_LEN};
 use matpac_runtime::Model;
-use matpac_runtime::tagger::{Tagger, TaggerConfig};
+use matpac_runtime::tagger::{FeatureStream, FrameTagger, TaggerConfig};
 use panic_probe as _;
+use static_cell::StaticCell;
 
 bind_interrupts!(struct Irqs {
     PDM => pdm::InterruptHandler<peripherals::PDM>;
@@ -43,17 +46,19 @@ bind_interrupts!(struct Irqs {
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.onnx"));
 /// Samples per DMA buffer: 8 ms at 16 kHz.
 const BUFFER_LEN: usize = 128;
-/// Bytes of PCM buffered between the sampler and the tagger: 0.375 s at 16 kHz,
-/// more than one inference takes (QEMU: 12.4 M instructions per window, 0.19 s at
-/// one cycle per instruction, 0.29 s at 1.5) while the sampler keeps filling it.
-const PIPE_BYTES: usize = 12_000;
+/// Feature frames queued between the sampler and the tagger: 0.48 s at a 10 ms hop,
+/// more than one inference takes (0.19–0.29 s, above).
+const FRAME_QUEUE: usize = 48;
 /// Core clock, for turning DWT cycles into microseconds.
 const CORE_HZ: u32 = 64_000_000;
 
-/// PCM from the sampler to the tagger, s16le.
-static PCM: Pipe<CriticalSectionRawMutex, PIPE_BYTES> = Pipe::new();
+/// int8 feature frames from the sampler to the tagger.
+static FRAMES: Channel<CriticalSectionRawMutex, [i8; FRAME_LEN], FRAME_QUEUE> = Channel::new();
 /// Runs the sampler task above thread mode.
 static EXECUTOR_HIGH: InterruptExecutor = InterruptExecutor::new();
+/// The sampler's front end (8.7 KB), here rather than in the task's future: a
+/// task argument moved into an async fn is stored twice in its future.
+static FEATURES: StaticCell<FeatureStream> = StaticCell::new();
 
 #[interrupt]
 unsafe fn EGU1_SWI1() {
@@ -61,23 +66,27 @@ unsafe fn EGU1_SWI1() {
     unsafe { EXECUTOR_HIGH.on_interrupt() }
 }
 
-/// Copies every PDM buffer into [`PCM`]; counts the bytes that did not fit.
+/// Turns every PDM buffer into feature frames and queues them in [`FRAMES`]; counts
+/// the frames that did not fit.
 #[embassy_executor::task]
-async fn sample(mut pdm: Pdm<'static>) {
+async fn sample(mut pdm: Pdm<'static>, features: &'static mut FeatureStream) {
     let mut bufs = [[0i16; BUFFER_LEN]; 2];
     let mut dropped = 0u32;
     loop {
         let result = pdm
             .run_task_sampler(&mut bufs, |buf| {
-                // The core is little-endian: the samples' bytes are s16le as they
-                // lie. Whole samples only, so the reader never gets half of one.
-                let bytes: &[u8] = bytemuck::cast_slice(buf);
-                let fits = PCM.free_capacity().min(bytes.len()) & !1;
-                let written = PCM.try_write(&bytes[..fits]).unwrap_or(0);
-                if written < bytes.len() {
-                    dropped = dropped.wrapping_add((bytes.len() - written) as u32);
-                    defmt::warn!("overrun: {=u32} bytes of PCM dropped so far", dropped);
-                }
+                let pushed = features.push(buf, |frame| {
+                    let mut f = [0i8; FRAME_LEN];
+                    for (d, &v) in f.iter_mut().zip(frame) {
+                        *d = v;
+                    }
+                    if FRAMES.try_send(f).is_err() {
+                        dropped = dropped.wrapping_add(1);
+                        defmt::warn!("overrun: {=u32} feature frames dropped so far", dropped);
+                    }
+                    Ok::<(), ()>(())
+                });
+                let _ = pushed; // the frame callback above never fails
                 SamplerState::Sampled
             })
             .await;
@@ -94,7 +103,7 @@ async fn main(_spawner: Spawner) {
     config.hfclk_source = HfclkSource::ExternalXtal;
     let p = embassy_nrf::init(config);
 
-    // Cycle counter for the cost of each push (None if something else took the core
+    // Cycle counter for the cost of each frame (None if something else took the core
     // peripherals; then cycles read as 0).
     let dwt_ok = match cortex_m::Peripherals::take() {
         Some(mut cp) => {
@@ -116,6 +125,21 @@ async fn main(_spawner: Spawner) {
             halt(&mut led)
         }
     };
+    // Straight into its static: a local here would stay in this task's future
+    // (a moved-from local keeps its slot until the end of its scope).
+    let features: &'static mut FeatureStream = match FeatureStream::new(&model) {
+        Ok(f) if f.n_mels() == FRAME_LEN => FEATURES.init(f),
+        Ok(f) => {
+            defmt::error!("model frames have {=usize} bands, the firmware {=usize}", f.n_mels(), FRAME_LEN);
+            halt(&mut led)
+        }
+        Err(e) => {
+            defmt::error!("front end: {}", e);
+            halt(&mut led)
+        }
+    };
+    let rate = features.config().sample_rate;
+    let hop = features.config().hop_length as u32;
     let (window_len, arena_len) = (model.input_len(), model.arena_len());
     if window_len > WINDOW_LEN || arena_len > ARENA_LEN {
         defmt::error!(
@@ -129,7 +153,7 @@ async fn main(_spawner: Spawner) {
     }
     let mut window = [0i8; WINDOW_LEN];
     let mut arena = [0u8; ARENA_LEN];
-    let mut tagger = match Tagger::<MAX_CLASSES>::new(
+    let mut tagger = match FrameTagger::<MAX_CLASSES>::new(
         &model,
         TaggerConfig::default(),
         &mut window[..window_len],
@@ -141,7 +165,6 @@ async fn main(_spawner: Spawner) {
             halt(&mut led)
         }
     };
-    let rate = tagger.frontend_config().sample_rate;
 
     // 16 kHz = 1.280 MHz / 80 (embassy's default clock, 1.032 MHz, would give ≈ 12.9 kHz).
     let pdm_config = pdm::Config {
@@ -152,7 +175,7 @@ async fn main(_spawner: Spawner) {
     let pdm = Pdm::new(p.PDM, Irqs, p.P0_26, p.P0_25, pdm_config);
     interrupt::EGU1_SWI1.set_priority(Priority::P6);
     let high = EXECUTOR_HIGH.start(interrupt::EGU1_SWI1);
-    match sample(pdm) {
+    match sample(pdm, features) {
         Ok(token) => high.spawn(token),
         Err(_) => {
             defmt::error!("sampler task: already spawned");
@@ -169,14 +192,11 @@ async fn main(_spawner: Spawner) {
         dwt_ok
     );
 
-    let mut pcm = [0i16; BUFFER_LEN];
     let (mut worst_cycles, mut samples) = (0u32, 0u32);
     loop {
-        // Whole samples only (the sampler writes them whole; a read may split one,
-        // then its first byte waits in `pcm` for the next read to complete it).
-        let k = read_samples(&mut pcm).await;
+        let frame = FRAMES.receive().await;
         let start = DWT::cycle_count();
-        let pushed = tagger.push(&pcm[..k], |e| {
+        let pushed = tagger.push_frame(&frame, |e| {
             let ms = |s: u64| s * 1000 / u64::from(rate);
             defmt::info!(
                 "event class={=usize} onset={=u64} ms offset={=u64} ms score={=f32}",
@@ -195,10 +215,10 @@ async fn main(_spawner: Spawner) {
         } else {
             led.set_low();
         }
-        samples += k as u32;
+        samples += hop;
         if samples >= rate {
             defmt::info!(
-                "1 s: slowest push {=u32} cycles = {=u32} us",
+                "1 s: slowest frame {=u32} cycles = {=u32} us",
                 worst_cycles,
                 worst_cycles / (CORE_HZ / 1_000_000)
             );
@@ -206,20 +226,6 @@ async fn main(_spawner: Spawner) {
             worst_cycles = 0;
         }
     }
-}
-
-/// Reads at least one whole sample from [`PCM`] into the front of `pcm`
-/// (little-endian, as the sampler wrote them); returns how many.
-async fn read_samples(pcm: &mut [i16; BUFFER_LEN]) -> usize {
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(pcm);
-    let mut n = 0;
-    while n < 2 {
-        n += PCM.read(&mut bytes[n..]).await;
-    }
-    if n % 2 == 1 {
-        n += PCM.read(&mut bytes[n..n + 1]).await;
-    }
-    n / 2
 }
 
 /// Blinks the LED forever (after an error was logged). Blocking on purpose: an
