@@ -1,7 +1,7 @@
 //! `matpac distill --teacher RUN_DIR --data DIR_OR_CSV --out DIR`: the DS-CNN
 //! student distilled from a frozen MATPAC encoder on unlabelled audio. Each
-//! ~1 s window gets the teacher's clip embedding (float front end, the same
-//! frames); the student sees the runtime's fixed-point features of the same
+//! ~1 s window gets the teacher's clip embedding (the float front end its
+//! checkpoint records, e.g. n_fft 400, on the same frames); the student sees the runtime's fixed-point features of the same
 //! window and learns them through a projection (cosine loss). Saves a student
 //! checkpoint for `matpac train-tagger --init`.
 //!
@@ -82,9 +82,12 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     };
     let teacher = checkpoint::load(&ckpt, &Device::flex())
         .with_context(|| format!("loading {}", ckpt.display()))?;
+    // Student: the runtime's fixed-point front end (n_fft 512, what the device runs).
+    // Teacher: the float front end its checkpoint was trained on, on the same frames.
     let fe = FrontendConfig::default();
-    let float_fe = FloatFrontend::new(&fe)?;
-    let (t, m) = (student.n_frames, student.n_mels);
+    let teacher_fe = teacher_frontend(&teacher.cfg.frontend, &fe)?;
+    let float_fe = FloatFrontend::new(&teacher_fe)?;
+    let (t, tm) = (student.n_frames, teacher_fe.n_mels);
     let need = fe.win_length + (t - 1) * fe.hop_length;
     let mut windows = Vec::new();
     let mut targets = DistillTargets {
@@ -103,15 +106,17 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         for (k, w) in fixed.into_iter().enumerate() {
             // The same frames in the float front end, mel-major for the teacher.
             let start = k * HOP_FRAMES;
-            let mut mel_major = vec![0f32; m * t];
+            let mut mel_major = vec![0f32; tm * t];
             for i in 0..t {
                 for (j, &v) in float.frame(start + i).iter().enumerate() {
                     mel_major[j * t + i] = v;
                 }
             }
-            targets.embedding.push(teacher.embed_clip(&mel_major, m, t));
+            targets
+                .embedding
+                .push(teacher.embed_clip(&mel_major, tm, t));
             if let Some(p) = &mut targets.probs {
-                p.push(teacher.pseudo_classes(&mel_major, m, t));
+                p.push(teacher.pseudo_classes(&mel_major, tm, t));
             }
             windows.push(w);
         }
@@ -181,6 +186,26 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     })
 }
 
+/// The teacher's float front end (`teacher`, from its checkpoint), checked to
+/// frame the audio as the student's fixed-point one (`student`) does: same
+/// sample rate, window and hop, so frame `k` of one is frame `k` of the other.
+/// `n_fft`, the mel bands and ε may differ (the `paper` preset's n_fft 400).
+pub fn teacher_frontend(
+    teacher: &FrontendConfig,
+    student: &FrontendConfig,
+) -> anyhow::Result<FrontendConfig> {
+    let framing = |c: &FrontendConfig| (c.sample_rate, c.win_length, c.hop_length);
+    if framing(teacher) != framing(student) {
+        anyhow::bail!(
+            "the teacher's front end (sample rate, window, hop) {:?} frames audio \
+             differently from the student's {:?}: distillation needs the same frames",
+            framing(teacher),
+            framing(student)
+        );
+    }
+    Ok(*teacher)
+}
+
 /// Linear-probe test accuracy (mean over `data`'s splits) of the teacher's
 /// clip embeddings and of the student's pooled embeddings, same splits and
 /// probe settings.
@@ -223,4 +248,25 @@ fn probe_both(
         100.0 * (sa - ta)
     );
     Ok((ta, sa))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_teacher_keeps_its_own_n_fft_but_must_share_the_frames() {
+        let student = FrontendConfig::default();
+        let paper = FrontendConfig {
+            n_fft: 400,
+            ..student
+        };
+        assert_eq!(teacher_frontend(&paper, &student).unwrap().n_fft, 400);
+        assert_eq!(teacher_frontend(&student, &student).unwrap(), student);
+        let other_hop = FrontendConfig {
+            hop_length: 320,
+            ..student
+        };
+        assert!(teacher_frontend(&other_hop, &student).is_err());
+    }
 }

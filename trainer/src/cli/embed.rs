@@ -1,12 +1,12 @@
 //! `matpac embed --checkpoint RUN_DIR --data DIR_OR_CSV --out EMB.npy`: clip
 //! embeddings of the pretrained student encoder (DESIGN.md definition), one
-//! row per clip in input order; the clip paths go to `EMB.paths.txt`.
+//! row per clip in input order; the clip paths go to `EMB.paths.txt`. The
+//! features come from the float front end the checkpoint records.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
-use matpac_runtime::frontend::FrontendConfig;
 
 use crate::audio::load_audio;
 use crate::frontend::FloatFrontend;
@@ -80,7 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.checkpoint.clone()
     };
     let trainer = checkpoint::load(&ckpt, &Device::flex())?;
-    let fe = FrontendConfig::default();
+    // The features the checkpoint was trained on (n_fft 512 if it predates the record).
+    let fe = trainer.cfg.frontend;
     let frontend = FloatFrontend::new(&fe)?;
     let clips = clip_list(&args.data)?;
     if clips.is_empty() {

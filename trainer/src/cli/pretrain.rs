@@ -32,10 +32,11 @@ pub struct Args {
     /// Continue from RUN_DIR/checkpoint.mpk (its configuration wins over the flags).
     #[arg(long)]
     pub resume: bool,
-    /// TOML file overriding any part of the preset (`[model]`, `[train]` tables).
+    /// TOML file overriding any part of the preset (`[model]`, `[train]`, `[frontend]` tables).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Override one hyper-parameter, e.g. `--set lambda=0 --set train.batch_size=32`.
+    /// Override one hyper-parameter, e.g. `--set lambda=0 --set train.batch_size=32
+    /// --set frontend.n_fft=400`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
     /// Feature cache folder (default: ~/.cache/matpac-edge).
@@ -113,9 +114,41 @@ pub fn load_features(
     Ok(cache)
 }
 
+/// The configuration of a new run: the preset, then `--config`, then the data
+/// set's statistics (`data_stats`, mean and std), then the `--set` overrides.
+fn new_config(args: &Args, data_stats: Option<(f32, f32)>) -> anyhow::Result<MatpacConfig> {
+    let mut cfg = MatpacConfig::preset(args.preset);
+    if let Some(path) = &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        cfg = cfg.apply_toml(&text)?;
+    }
+    if let Some((mean, std)) = data_stats {
+        cfg.model.input_mean = mean;
+        cfg.model.input_std = std;
+    }
+    for o in &args.overrides {
+        cfg = cfg.set(o)?;
+    }
+    Ok(cfg)
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let fe = FrontendConfig::default();
+    let ckpt = checkpoint_path(&args.out);
+    let resume = args.resume && ckpt.exists();
+    if !args.resume && ckpt.exists() {
+        bail!(
+            "{} exists: pass --resume to continue it, or choose another --out",
+            ckpt.display()
+        );
+    }
+    // The run's front end: the checkpoint's when resuming, else the configuration's.
+    let fe = if resume {
+        checkpoint::load_config(&ckpt)?.frontend
+    } else {
+        new_config(&args, None)?.frontend
+    };
     let cache = load_features(&args.data, args.cache.clone(), &fe)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -129,42 +162,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let device = train_device();
-    let ckpt = checkpoint_path(&args.out);
-    let mut trainer = if args.resume && ckpt.exists() {
+    let mut trainer = if resume {
         let t = checkpoint::load(&ckpt, &device)?;
         eprintln!("resuming {} at update {}", ckpt.display(), t.step);
         t
     } else {
         if args.resume {
             eprintln!("no checkpoint at {}: starting a new run", ckpt.display());
-        } else if ckpt.exists() {
-            bail!(
-                "{} exists: pass --resume to continue it, or choose another --out",
-                ckpt.display()
-            );
         }
-        let mut cfg = MatpacConfig::preset(args.preset);
-        if let Some(path) = &args.config {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            cfg = cfg.apply_toml(&text)?;
-        }
-        cfg.model.input_mean = cache.mean;
-        cfg.model.input_std = cache.std;
-        for o in &args.overrides {
-            cfg = cfg.set(o)?;
-        }
-        if cfg.model.n_mels != fe.n_mels {
-            bail!(
-                "model n_mels {} differs from the front end's {}",
-                cfg.model.n_mels,
-                fe.n_mels
-            );
-        }
-        Trainer::new(cfg, &device)?
+        Trainer::new(new_config(&args, Some((cache.mean, cache.std)))?, &device)?
     };
+    debug_assert_eq!(trainer.cfg.frontend, fe);
     eprintln!(
-        "pretraining: encoder {}×{}, predictor {}×{}, K {}, batch {}, peak lr {:.3e} (= {} × {}/{}), {} updates",
+        "pretraining: encoder {}×{}, predictor {}×{}, K {}, batch {}, peak lr {:.3e} (= {} × {}/{}), {} updates, n_fft {}",
         trainer.cfg.model.encoder_depth,
         trainer.cfg.model.encoder_dim,
         trainer.cfg.model.predictor_depth,
@@ -175,7 +185,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         trainer.cfg.train.base_lr,
         trainer.cfg.train.batch_size,
         trainer.cfg.train.base_batch_size,
-        trainer.cfg.train.total_steps
+        trainer.cfg.train.total_steps,
+        fe.n_fft
     );
     let fill = fe.log_eps.ln();
     let next = trainer.step * trainer.cfg.train.batch_size as u64;

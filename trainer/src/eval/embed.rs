@@ -2,7 +2,8 @@
 //! initialisation), cached on disk.
 //!
 //! The embedding is the pretraining code's own ([`Trainer::embed_clip`],
-//! DESIGN.md definition) on the float log-mel front end; this module only
+//! DESIGN.md definition) on the float log-mel front end the encoder's
+//! configuration records (`[frontend]`, e.g. n_fft 400 for `paper`); this module only
 //! decodes clips, transposes the log-mel to `[n_mels, n_frames]` and caches.
 //! Cache key: the encoder (hash of the checkpoint file's bytes, or the random
 //! initialisation's configuration and seed), the front-end configuration, and
@@ -77,6 +78,12 @@ impl ClipEncoder {
         &self.trainer.cfg
     }
 
+    /// The float front end that makes this encoder's input: the one its
+    /// checkpoint (or random initialisation's configuration) records.
+    pub fn frontend(&self) -> &FrontendConfig {
+        &self.trainer.cfg.frontend
+    }
+
     /// Clip embedding of a log-mel (`[n_frames, n_mels]`, the front end's layout).
     pub fn embed(&self, mel: &LogMel) -> Vec<f32> {
         let (t, m) = (mel.n_frames, mel.n_mels);
@@ -138,7 +145,7 @@ pub fn embed_clips(
     cache: Option<&Path>,
     progress: bool,
 ) -> Result<Embeddings, EvalError> {
-    let fe = FrontendConfig::default();
+    let fe = *encoder.frontend();
     let file = cache.map(|dir| {
         dir.join(format!(
             "emb-{:016x}.npy",

@@ -1,6 +1,11 @@
 //! MATPAC hyper-parameters: presets `paper`, `small`, `tiny`, read from and
 //! written to TOML; every field can be overridden with `key=value`.
+//!
+//! The float front end that makes the model's input is part of the
+//! configuration (`[frontend]`), so a checkpoint records the features it was
+//! trained on and everything that embeds with it computes the same ones.
 
+use matpac_runtime::frontend::FrontendConfig;
 use serde::{Deserialize, Serialize};
 
 use super::MatpacError;
@@ -13,6 +18,11 @@ pub struct MatpacConfig {
     pub model: ModelConfig,
     /// Optimisation, schedules, losses.
     pub train: TrainConfig,
+    /// The float log-mel front end that makes the model's input (DESIGN.md "The
+    /// front end"). Absent from configurations written before it was recorded:
+    /// those were trained on the default (n_fft 512), which is what they load as.
+    #[serde(default)]
+    pub frontend: FrontendConfig,
 }
 
 /// Architecture (DESIGN.md "MATPAC pretraining").
@@ -143,9 +153,15 @@ impl MatpacConfig {
         }
     }
 
-    /// Paper: 300 epochs of 2,012,615 clips at batch 2048.
+    /// Paper: 300 epochs of 2,012,615 clips at batch 2048, on the reference
+    /// implementation's front end (n_fft 400: the 400-sample window without
+    /// zero padding; everything else as [`FrontendConfig::default`]).
     pub fn paper() -> Self {
         Self {
+            frontend: FrontendConfig {
+                n_fft: 400,
+                ..FrontendConfig::default()
+            },
             model: ModelConfig {
                 n_mels: 80,
                 n_frames: 608,
@@ -197,9 +213,11 @@ impl MatpacConfig {
     /// Small: the model of DESIGN.md's throughput comparison. Its peak learning
     /// rate is 3e-4 at batch 16 (not linearly scaled down from 2048, which would
     /// give 2.3e-6 and learn nothing in a CPU-length run), and its encoder EMA
-    /// is faster (0.999 → 0.9999) because it runs 15× fewer updates.
+    /// is faster (0.999 → 0.9999) because it runs 15× fewer updates. Its front
+    /// end is the default one (n_fft 512, the runtime's size).
     pub fn small() -> Self {
         let mut c = Self::paper();
+        c.frontend = FrontendConfig::default();
         c.model.encoder_dim = 192;
         c.model.encoder_depth = 4;
         c.model.encoder_heads = 3;
@@ -276,7 +294,8 @@ impl MatpacConfig {
     }
 
     /// Overrides one field: `section.key=value` or `key=value` (looked up in
-    /// `model` then `train`), the value in TOML syntax (`0.5`, `"logits"`).
+    /// `model`, `train` then `frontend`), the value in TOML syntax (`0.5`,
+    /// `"logits"`); e.g. `frontend.n_fft=400`.
     pub fn set(&self, assignment: &str) -> Result<Self, MatpacError> {
         let (key, value) = assignment.split_once('=').ok_or_else(|| {
             MatpacError::Config(format!("override `{assignment}` is not key=value"))
@@ -285,7 +304,7 @@ impl MatpacConfig {
         let table = toml::Table::try_from(self).expect("config serialises");
         let section = match key.split_once('.') {
             Some((s, _)) => s.to_string(),
-            None => ["model", "train"]
+            None => ["model", "train", "frontend"]
                 .into_iter()
                 .find(|s| table[*s].as_table().is_some_and(|t| t.contains_key(key)))
                 .ok_or_else(|| MatpacError::Config(format!("unknown hyper-parameter `{key}`")))?
@@ -347,6 +366,15 @@ impl MatpacConfig {
             return bad(format!(
                 "mask_ratio {} must leave both visible and masked patches",
                 m.mask_ratio
+            ));
+        }
+        if let Err(e) = self.frontend.validate() {
+            return bad(format!("frontend: {e}"));
+        }
+        if m.n_mels != self.frontend.n_mels {
+            return bad(format!(
+                "model n_mels {} differs from frontend n_mels {} (set both)",
+                m.n_mels, self.frontend.n_mels
             ));
         }
         if m.input_std.is_nan() || m.input_std <= 0.0 {
@@ -424,5 +452,84 @@ mod tests {
             c.apply_toml("[train]\nsed = 9\n").is_err(),
             "unknown keys rejected"
         );
+    }
+
+    #[test]
+    fn paper_uses_the_reference_n_fft_and_the_others_the_runtime_one() {
+        let paper = MatpacConfig::paper().frontend;
+        assert_eq!(
+            paper,
+            FrontendConfig {
+                n_fft: 400,
+                ..FrontendConfig::default()
+            }
+        );
+        // The reference setting: 16 kHz, Hann 400, hop 160, 80 mels 50–8000 Hz.
+        assert_eq!(
+            (paper.sample_rate, paper.win_length, paper.hop_length),
+            (16_000, 400, 160)
+        );
+        assert_eq!(
+            (paper.n_mels, paper.f_min, paper.f_max),
+            (80, 50.0, 8_000.0)
+        );
+        assert_eq!(MatpacConfig::small().frontend, FrontendConfig::default());
+        assert_eq!(MatpacConfig::tiny().frontend, FrontendConfig::default());
+        assert_eq!(MatpacConfig::tiny().frontend.n_fft, 512);
+        for p in [Preset::Paper, Preset::Small, Preset::Tiny] {
+            let c = MatpacConfig::preset(p);
+            assert_eq!(MatpacConfig::from_toml(&c.to_toml()).unwrap(), c, "{p:?}");
+        }
+        assert!(MatpacConfig::paper().to_toml().contains("[frontend]"));
+    }
+
+    #[test]
+    fn a_config_without_a_frontend_loads_as_n_fft_512() {
+        let mut old = toml::Table::try_from(MatpacConfig::paper()).unwrap();
+        old.remove("frontend").unwrap();
+        let text = toml::to_string_pretty(&old).unwrap();
+        assert!(
+            !text.contains("frontend") && !text.contains("n_fft"),
+            "{text}"
+        );
+        let c = MatpacConfig::from_toml(&text).unwrap();
+        assert_eq!(c.frontend, FrontendConfig::default());
+        assert_eq!(c.frontend.n_fft, 512);
+        assert_eq!((c.model, c.train), {
+            let p = MatpacConfig::paper();
+            (p.model, p.train)
+        });
+    }
+
+    #[test]
+    fn the_frontend_is_overridable_and_validated() {
+        let c = MatpacConfig::tiny();
+        for set in ["frontend.n_fft=400", "n_fft=400"] {
+            let d = c.set(set).unwrap();
+            assert_eq!(d.frontend.n_fft, 400, "{set}");
+            assert_eq!(
+                (d.model.clone(), d.train.clone()),
+                (c.model.clone(), c.train.clone())
+            );
+        }
+        let e = c.apply_toml("[frontend]\nn_fft = 400\n").unwrap();
+        assert_eq!(e.frontend.n_fft, 400);
+        assert_eq!(e.frontend.win_length, 400, "other front-end keys kept");
+        assert!(
+            c.set("frontend.n_fft=300").is_err(),
+            "window longer than the FFT"
+        );
+        assert!(
+            c.set("model.n_mels=64").is_err(),
+            "model and front end disagree"
+        );
+        assert!(
+            c.apply_toml("[frontend]\nn_ftt = 400\n").is_err(),
+            "unknown key"
+        );
+        let both = c
+            .apply_toml("[model]\nn_mels = 64\n[frontend]\nn_mels = 64\n")
+            .unwrap();
+        assert_eq!((both.model.n_mels, both.frontend.n_mels), (64, 64));
     }
 }

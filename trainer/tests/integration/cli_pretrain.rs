@@ -132,3 +132,89 @@ fn pretrain_resume_and_embed() {
         .collect();
     assert_eq!(names, ["a.wav", "c.wav", "b.wav"], "sorted input order");
 }
+
+/// A run with `--set frontend.n_fft=400` records that front end, and `embed`
+/// (and the probes' `embed_clips`) compute its features with n_fft 400, not
+/// the runtime's 512.
+#[test]
+fn a_checkpoint_is_embedded_with_its_own_front_end() {
+    use matpac_runtime::frontend::FrontendConfig;
+    use matpac_trainer::audio::load_audio;
+    use matpac_trainer::eval::embed::{ClipEncoder, embed_clips};
+    use matpac_trainer::frontend::FloatFrontend;
+    use matpac_trainer::matpac::checkpoint;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("audio");
+    std::fs::create_dir_all(&data).unwrap();
+    write_wav(&data.join("a.wav"), 1.5, 440.0, 1);
+    write_wav(&data.join("b.wav"), 1.0, 2_500.0, 2);
+    let (run, cache) = (dir.path().join("run"), dir.path().join("cache"));
+    let (d, r) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let out = matpac(&[
+        "pretrain",
+        "--data",
+        d,
+        "--preset",
+        "tiny",
+        "--out",
+        r,
+        "--steps",
+        "1",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--set",
+        "frontend.n_fft=400",
+        "--quiet",
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("n_fft 400"), "{log}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("n_fft = 400"), "{config}");
+    let ckpt = run.join("checkpoint.mpk");
+    assert_eq!(checkpoint::load_config(&ckpt).unwrap().frontend.n_fft, 400);
+
+    let emb = dir.path().join("emb.npy");
+    matpac(&[
+        "embed",
+        "--checkpoint",
+        r,
+        "--data",
+        d,
+        "--out",
+        emb.to_str().unwrap(),
+    ]);
+    let (shape, cli) = read_npy_f32(&emb).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shape, vec![2, 5 * 64]);
+
+    let encoder = ClipEncoder::from_checkpoint(&run).unwrap();
+    assert_eq!(encoder.frontend().n_fft, 400);
+    let clips = [data.join("a.wav"), data.join("b.wav")];
+    let embed_with = |fe: &FrontendConfig| -> Vec<f32> {
+        let frontend = FloatFrontend::new(fe).unwrap();
+        clips
+            .iter()
+            .flat_map(|p| encoder.embed(&frontend.log_mel(&load_audio(p, 16_000).unwrap())))
+            .collect()
+    };
+    let max_diff = |a: &[f32], b: &[f32]| {
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let n400 = embed_with(&FrontendConfig {
+        n_fft: 400,
+        ..FrontendConfig::default()
+    });
+    let n512 = embed_with(&FrontendConfig::default());
+    assert!(max_diff(&cli, &n400) < 1e-5, "embed uses n_fft 400");
+    assert!(
+        max_diff(&cli, &n512) > 1e-3,
+        "and not 512: {}",
+        max_diff(&cli, &n512)
+    );
+    let probe = embed_clips(&encoder, &clips, Some(&dir.path().join("emb-cache")), false).unwrap();
+    assert!(max_diff(&probe.data, &n400) < 1e-5, "probe embeddings too");
+}
