@@ -247,7 +247,8 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
     let geo = geometry(l, node, in_chw, kernel, m, group)?;
     let bias = bias(l, bias_sym, m, qop)?;
     let w_bytes = int8_raw(l, &w.c)?;
-    // Depthwise layers get their padded, stride-phase-split input plane as an
+    // Convolutions with one input channel per group (depthwise layers, a
+    // one-channel stem) get their padded, stride-phase-split input planes as an
     // arena tensor alive during their own step only.
     let planes = match PhasePlanes::of(&geo) {
         Some(p) if !p.is_empty() => Some(l.new_tensor(p.len(), l.steps.len() + 1)?),

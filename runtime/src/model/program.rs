@@ -117,48 +117,63 @@ pub struct ConvGeometry {
     pub group: usize,
 }
 
-/// Most kernel taps (`kH · kW`) a depthwise convolution runs through
-/// [`PhasePlanes`].
+/// Most kernel taps (`kH · kW`) a convolution runs through [`PhasePlanes`].
 pub const PLANE_TAPS: usize = 25;
 
-/// One input channel of a depthwise convolution (one output per input
-/// channel, no dilation, at most [`PLANE_TAPS`] taps), padded with the input
-/// zero point and split by stride phase: padded pixel `(y, x)` lies in phase
-/// plane `(y mod sy, x mod sx)` at `(y / sy, x / sx)`. Output `(oy, ox)` then
-/// reads tap `(ky, kx)` at phase `(ky mod sy, kx mod sx)`, position
-/// `(oy + ky / sy, ox + kx / sx)`: each tap is one fixed offset from
-/// `oy · wq + ox`, so consecutive outputs read consecutive bytes for any stride.
-/// The planes live in the arena, planned for their one step.
+/// Most bytes of [`PhasePlanes`] scratch: planes taller than this are filled
+/// and used in bands of output rows.
+pub const PLANE_BYTES: usize = 2048;
+
+/// One input channel of a convolution with one input channel per group
+/// (depthwise layers, and a stem on a one-channel spectrogram), no dilation, at
+/// most [`PLANE_TAPS`] taps: a band of its rows, padded with the input zero
+/// point and split by stride phase. Padded pixel `(y, x)` of the band lies in
+/// phase plane `(y mod sy, x mod sx)` at `(y / sy, x / sx)`; output `(oy, ox)`
+/// of the band then reads tap `(ky, kx)` at phase `(ky mod sy, kx mod sx)`,
+/// position `(oy + ky / sy, ox + kx / sx)`: each tap is one fixed offset from
+/// `oy · wq + ox`, so consecutive outputs read consecutive bytes for any
+/// stride. The planes live in the arena, planned for their one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhasePlanes {
-    /// Height and width of one phase plane: `⌈Hp / sy⌉`, `⌈Wp / sx⌉` of the padded input.
+    /// Output rows per band (all of them when the whole plane fits [`PLANE_BYTES`]).
+    pub rows: usize,
+    /// Height of one phase plane: `rows − 1 + ⌈kH / sy⌉`.
     pub hq: usize,
-    /// Width of one phase plane.
+    /// Width of one phase plane: `⌈Wp / sx⌉` of the padded input.
     pub wq: usize,
     /// Phases (`sy · sx`).
     pub phases: usize,
 }
 
 impl PhasePlanes {
-    /// The planes of `geo`, if it is a depthwise convolution they serve.
+    /// The planes of `geo`, if it is a convolution they serve.
     pub fn of(geo: &ConvGeometry) -> Option<Self> {
-        let [c, h, w] = geo.in_chw;
-        let [m, _, _] = geo.out_chw;
+        let [c, _, w] = geo.in_chw;
+        let [m, oh, _] = geo.out_chw;
+        let [kh, kw] = geo.kernel;
         let [sy, sx] = geo.stride;
-        let depthwise = geo.group == c && m == c && c > 0;
-        if !depthwise || geo.dilation != [1, 1] || sy == 0 || sx == 0 {
+        let one_input_per_group = geo.group == c && c > 0 && m % c == 0 && m > 0;
+        if !one_input_per_group || geo.dilation != [1, 1] || sy == 0 || sx == 0 || oh == 0 {
             return None;
         }
-        if geo.kernel[0].checked_mul(geo.kernel[1])? > PLANE_TAPS {
+        if kh == 0 || kh.checked_mul(kw)? > PLANE_TAPS {
             return None;
         }
-        let hp = h.checked_add(geo.pads[0])?.checked_add(geo.pads[2])?;
         let wp = w.checked_add(geo.pads[1])?.checked_add(geo.pads[3])?;
-        Some(Self {
-            hq: hp.div_ceil(sy),
-            wq: wp.div_ceil(sx),
-            phases: sy.checked_mul(sx)?,
-        })
+        let band = |rows: usize| {
+            Some(Self {
+                rows,
+                hq: (rows - 1).checked_add(kh.div_ceil(sy))?,
+                wq: wp.div_ceil(sx),
+                phases: sy.checked_mul(sx)?,
+            })
+        };
+        // The most output rows whose planes fit PLANE_BYTES (at least one).
+        let mut rows = oh;
+        while rows > 1 && band(rows)?.len() > PLANE_BYTES {
+            rows -= 1;
+        }
+        band(rows)
     }
 
     /// Bytes of all phase planes, plus one row (`wq`) of slack: outputs are
@@ -195,7 +210,7 @@ pub struct ConvStep<'a> {
     pub geo: ConvGeometry,
     /// Output.
     pub y: Output,
-    /// Scratch tensor of [`PhasePlanes::of`]`(geo)` bytes (depthwise layers).
+    /// Scratch tensor of [`PhasePlanes::of`]`(geo)` bytes (depthwise layers, one-channel stems).
     pub planes: Option<Tid>,
 }
 

@@ -44,12 +44,12 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
         && step.planes.is_some()
         && planes.len() >= pp.len()
     {
-        depthwise(step, &pp, x, y, planes);
+        planar(step, &pp, x, y, planes);
         return;
     }
     let symmetric = (0..m_out).all(|m| step.w_quant.channel(m).1 == 0);
     // (Depthwise layers would gather a window per output for a single dot:
-    // 42 instructions per MAC on Cortex-M4, against 16 through `depthwise`.)
+    // 42 instructions per MAC on Cortex-M4, against 16 through `planar`.)
     // Pointwise layers only from 128 input channels: per output, the
     // gathered path's overhead outweighs its cheaper MACs below that (Cortex-M4,
     // instructions per MAC gathered vs row path: 16 channels 8.9 vs 5.9,
@@ -226,23 +226,25 @@ struct Channel<'w> {
     scaler: RoundingScaler,
 }
 
-/// A depthwise convolution through its [`PhasePlanes`] (`planes`: their
-/// bytes, from the arena): per channel, the input plane is copied into the
-/// zero-point-padded phase planes (ONNX pads with the input zero point, and
-/// the input zero point is folded into the bias, which the padding keeps
-/// exact), then the outputs are summed over fixed tap offsets by
-/// [`generic::taps_row`] (or its DSP version) at every position of the
-/// `[OH, wq]` grid of phase-plane rows, in runs of [`TAP_ROW`] that cross
-/// row ends: one long run instead of many short rows (the student's planes
-/// are 5–10 outputs wide); the `wq − OW` positions past each row's end are
+/// A convolution with one input channel per group (depthwise layers, a
+/// one-channel stem) through its [`PhasePlanes`] (`planes`: their bytes, from
+/// the arena): per input channel and band of output rows, the input rows are
+/// copied into the zero-point-padded phase planes (ONNX pads with the input
+/// zero point; the input zero point is folded into the bias, which the
+/// padding keeps exact), then every output channel of the group sums its taps
+/// at fixed offsets with [`generic::taps_row`] (or its DSP version) over the
+/// `[rows, wq]` grid of phase-plane rows, in runs of [`TAP_ROW`] that cross
+/// row ends (one long run instead of many short rows: the student's planes
+/// are 5–20 outputs wide); the `wq − OW` positions past each row's end are
 /// summed and dropped.
 #[inline(never)]
-fn depthwise(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
+fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
     let geo = &step.geo;
     let [channels, h, w] = geo.in_chw;
-    let [_, oh, ow] = geo.out_chw;
+    let [m_out, oh, ow] = geo.out_chw;
     let [kh, kw] = geo.kernel;
     let [sy, sx] = geo.stride;
+    let mpg = m_out / channels.max(1);
     let taps = kh * kw;
     let plane_len = pp.hq * pp.wq;
     let x_zp = step.x_quant.zero_point;
@@ -255,49 +257,69 @@ fn depthwise(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u8], plan
     }
     let offsets = offsets.get(..taps).unwrap_or(&[]);
     let mut sums = [0i32; TAP_ROW];
-    for m in 0..channels {
-        let ch = channel(step, m, taps);
-        let plane = x.get(m * h * w..(m + 1) * h * w).unwrap_or(&[]);
-        fill_planes(planes, plane, geo, pp, x_zp as u8);
-        let folded = ch
-            .bias
-            .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, ch.w_zp)));
-        let out = y.get_mut(m * oh * ow..(m + 1) * oh * ow).unwrap_or(&mut []);
-        let mut outputs = out.iter_mut();
-        let (mut ox, positions) = (0usize, oh * pp.wq);
-        for p0 in (0..positions).step_by(TAP_ROW) {
-            let sums = &mut sums[..TAP_ROW.min(positions - p0)];
-            if DSP && ch.w_zp == 0 {
-                dsp::taps_row(planes, offsets, ch.w_m, p0, sums);
-            } else {
-                generic::taps_row(planes, offsets, ch.w_m, ch.w_zp, p0, sums);
-            }
-            for &s in sums.iter() {
-                if ox < ow
-                    && let Some(o) = outputs.next()
-                {
-                    *o = requantize(folded.wrapping_add(s), ch.scaler, &step.y);
-                }
-                ox += 1;
-                if ox == pp.wq {
-                    ox = 0;
+    for c in 0..channels {
+        let plane = x.get(c * h * w..(c + 1) * h * w).unwrap_or(&[]);
+        for oy0 in (0..oh).step_by(pp.rows.max(1)) {
+            let rows = pp.rows.min(oh - oy0);
+            fill_planes(planes, plane, geo, pp, oy0, x_zp as u8);
+            for m in c * mpg..(c + 1) * mpg {
+                let ch = channel(step, m, taps);
+                let folded = ch
+                    .bias
+                    .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, ch.w_zp)));
+                let start = (m * oh + oy0) * ow;
+                let out = y.get_mut(start..start + rows * ow).unwrap_or(&mut []);
+                let mut outputs = out.iter_mut();
+                let (mut ox, positions) = (0usize, rows * pp.wq);
+                for p0 in (0..positions).step_by(TAP_ROW) {
+                    let sums = &mut sums[..TAP_ROW.min(positions - p0)];
+                    if DSP && ch.w_zp == 0 {
+                        dsp::taps_row(planes, offsets, ch.w_m, p0, sums);
+                    } else {
+                        generic::taps_row(planes, offsets, ch.w_m, ch.w_zp, p0, sums);
+                    }
+                    for &s in sums.iter() {
+                        if ox < ow
+                            && let Some(o) = outputs.next()
+                        {
+                            *o = requantize(folded.wrapping_add(s), ch.scaler, &step.y);
+                        }
+                        ox += 1;
+                        if ox == pp.wq {
+                            ox = 0;
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// Writes one `[H, W]` input `plane` into the phase planes `planes` (see
-/// [`PhasePlanes`]), the padding and the phase planes' rounding slack filled
-/// with the input zero point `zp`.
-fn fill_planes(planes: &mut [u8], plane: &[u8], geo: &ConvGeometry, pp: &PhasePlanes, zp: u8) {
+/// Writes the rows of one `[H, W]` input `plane` that the band of output rows
+/// from `oy0` reads into the phase planes `planes` (see [`PhasePlanes`]), the
+/// padding and the planes' rounding slack filled with the input zero point `zp`.
+fn fill_planes(
+    planes: &mut [u8],
+    plane: &[u8],
+    geo: &ConvGeometry,
+    pp: &PhasePlanes,
+    oy0: usize,
+    zp: u8,
+) {
     planes.fill(zp);
     let [_, h, w] = geo.in_chw;
     let [sy, sx] = geo.stride;
     let plane_len = pp.hq * pp.wq;
-    for (iy, row) in plane.chunks_exact(w.max(1)).take(h).enumerate() {
-        let yp = iy + geo.pads[0];
-        let row_base = (yp % sy) * sx * plane_len + (yp / sy) * pp.wq;
+    // Band row `yb` is padded row `oy0·sy + yb`, input row `oy0·sy + yb − pad`.
+    for yb in 0..pp.hq * sy {
+        let iy = (oy0 * sy + yb).wrapping_sub(geo.pads[0]);
+        if iy >= h {
+            continue; // padding rows (also "negative", wrapped ones) keep zp
+        }
+        let Some(row) = plane.get(iy * w..(iy + 1) * w) else {
+            continue;
+        };
+        let row_base = (yb % sy) * sx * plane_len + (yb / sy) * pp.wq;
         if sx == 1 {
             let start = row_base + geo.pads[1];
             if let Some(dst) = planes.get_mut(start..start + row.len()) {
@@ -318,7 +340,7 @@ fn fill_planes(planes: &mut [u8], plane: &[u8], geo: &ConvGeometry, pp: &PhasePl
 mod tests {
     use super::*;
     use crate::model::onnx::{DataType, TensorBytes};
-    use crate::model::program::{Bias, ConstData, Output, Quant, WeightQuant};
+    use crate::model::program::{Bias, ConstData, Output, PLANE_BYTES, Quant, WeightQuant};
     use proptest::prelude::*;
 
     fn raw(dtype: DataType, bytes: &[u8]) -> ConstData<'_> {
@@ -375,6 +397,61 @@ mod tests {
             let (mut want, mut got) = (vec![0u8; n], vec![1u8; n]);
             run(&step, &x, &mut want, &mut []); // off Cortex-M4: the generic loops
             gathered(&step, &x, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest! {
+        /// Convolutions with one input channel per group through their phase
+        /// planes (bands of rows when the planes outgrow `PLANE_BYTES`) equal
+        /// the generic row path byte for byte.
+        #[test]
+        fn planar_equals_the_row_path(
+            group in 1usize..4, mpg in 1usize..4, h in 1usize..64, w in 1usize..48,
+            kh in 1usize..6, kw in 1usize..6, sy in 1usize..3, sx in 1usize..5,
+            pt in 0usize..3, pl in 0usize..3, x_zp in -20i8..20, seed in any::<u64>(),
+        ) {
+            prop_assume!(h + 2 * pt >= kh && w + 2 * pl >= kw);
+            let mut s = seed | 1;
+            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let m = group * mpg;
+            let out = [m, (h + 2 * pt - kh) / sy + 1, (w + 2 * pl - kw) / sx + 1];
+            let geo = ConvGeometry {
+                in_chw: [group, h, w],
+                out_chw: out,
+                kernel: [kh, kw],
+                stride: [sy, sx],
+                dilation: [1, 1],
+                pads: [pt, pl, pt, pl],
+                group,
+            };
+            let pp = PhasePlanes::of(&geo).expect("one input channel per group");
+            prop_assert!(pp.len() <= PLANE_BYTES.max(pp.phases * (kh.div_ceil(sy)) * pp.wq + pp.wq));
+            let x: Vec<u8> = (0..group * h * w).map(|_| next() as u8).collect();
+            let wts: Vec<u8> = (0..m * kh * kw).map(|_| next() as u8).collect();
+            let scales: Vec<u8> = (0..m)
+                .flat_map(|_| (0.001 + (next() % 1000) as f32 * 1e-5).to_le_bytes())
+                .collect();
+            let bias: Vec<u8> = (0..m)
+                .flat_map(|_| ((next() % 20001) as i32 - 10000).to_le_bytes())
+                .collect();
+            let mut step = ConvStep {
+                x: 0,
+                x_quant: Quant { scale: 0.05, zero_point: x_zp },
+                w: &wts,
+                w_quant: WeightQuant { scale: raw(DataType::Float, &scales), zero_point: None, len: m },
+                bias: Bias::Acc(raw(DataType::Int32, &bias)),
+                geo,
+                y: Output { tensor: 1, quant: Quant { scale: 0.1, zero_point: 3 }, clamp: (-128, 127) },
+                planes: None,
+            };
+            let n = out.iter().product();
+            let mut want = vec![0u8; n];
+            run(&step, &x, &mut want, &mut []);
+            step.planes = Some(2);
+            let mut scratch = vec![0xAAu8; pp.len()];
+            let mut got = vec![1u8; n];
+            run(&step, &x, &mut got, &mut scratch);
             prop_assert_eq!(got, want);
         }
     }
