@@ -10,7 +10,7 @@
 //!   at priority 6, so it preempts inference; its callback runs the `FeatureStream` (the
 //!   fixed-point front end, 47 k instructions per 10 ms frame) and queues each 80-byte
 //!   int8 frame in [`FRAMES`]. The thread-mode executor hands the frames to the
-//!   `FrameTagger`, which runs the model every stride (QEMU: 12.4 M instructions per
+//!   `FrameTagger`, which runs the model every stride (QEMU: 12.3 M instructions per
 //!   window, ≈ 0.19–0.29 s at 64 MHz for 1.0–1.5 cycles per instruction) while frames
 //!   keep arriving: the queue holds [`FRAME_QUEUE`] frames = 0.48 s, so it needs
 //!   3.8 KB where buffering the PCM itself took 12 KB. The DWT cycle count of the
