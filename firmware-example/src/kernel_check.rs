@@ -1,5 +1,5 @@
 //! Checks, on the machine it runs on, that the runtime's DSP-extension
-//! kernels (`matpac_runtime::engine::kernels::dsp`, `SMLAD`/`SXTB16`/`PKHBT`
+//! kernels (`matpac_runtime::engine::kernels::dsp`, `SMLAD`/`SMLABB`/`SMLATB`/`SXTB16`
 //! through `asm!` on Cortex-M4) give the same int32 sums as the generic scalar
 //! kernels, over pseudo-random sizes, offsets and values. The QEMU binary runs
 //! it and fails (exit status 1) on any mismatch; on the host it runs the

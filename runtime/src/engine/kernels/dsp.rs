@@ -7,7 +7,8 @@
 //! rows of outputs).
 //!
 //! Under `cfg(matpac_dsp)` (set by the crate's build script for `thumbv7em-*`)
-//! the four primitives below are single instructions through `asm!`; on other
+//! the five instruction wrappers below are single instructions through `asm!`
+//! (and `read_word` one unaligned `LDR`); on other
 //! targets they are portable Rust with the same results, so the kernels'
 //! logic is property-tested on the host and the instructions themselves are
 //! checked against [`super::generic`] on Cortex-M4 by the firmware's QEMU
@@ -31,10 +32,12 @@ fn word(b: &[u8]) -> u32 {
 #[cfg(matpac_dsp)]
 #[allow(unsafe_code)]
 mod isa {
-    //! The DSP instructions. Audited: each block reads only its register
-    //! operands and writes only its output register (`pure, nomem, nostack`);
-    //! none of them touches memory, the stack or flags other than Q (which
-    //! nothing here reads).
+    //! The DSP instructions. Audited: each `asm!` block reads only its
+    //! register operands and writes only its output register (`pure, nomem,
+    //! nostack`); none of them touches memory, the stack or flags other than Q
+    //! (which nothing here reads). `read_word` is the one memory access: an
+    //! unaligned word load whose bounds its callers establish (see its
+    //! `# Safety`).
     use core::arch::asm;
 
     /// `(i16 b0, i16 b2)` of the word's bytes `[b0, b1, b2, b3]`.
