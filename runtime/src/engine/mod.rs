@@ -3,7 +3,7 @@
 //! under [`kernels`] (scalar reference; Cortex-M4 DSP-extension versions).
 //!
 //! Host tools (`matpac infer MODEL.onnx --input X.npy --out Y.npy --engine
-//! runtime|tract`) call [`host::run_once`] (feature `std`) or build a
+//! runtime|tract`) call `host::run_once` (feature `std`) or build a
 //! `TractEngine::from_bytes` (feature `tract`) and call [`Engine::run`] on the
 //! flattened NCHW f32 input; both return the flattened float output.
 

@@ -5,7 +5,7 @@
 //! trusts the program.
 //!
 //! Float values between a `DequantizeLinear` and the next `QuantizeLinear`
-//! are never materialised: they are tracked symbolically ([`FExpr`]) and the
+//! are never materialised: they are tracked symbolically (`FExpr`) and the
 //! `QuantizeLinear` emits the fused int8 step.
 
 use super::OpName;

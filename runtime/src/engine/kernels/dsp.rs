@@ -246,7 +246,7 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], hw: usize, p0: usize, acc: &mut [i32]
 }
 
 /// `Σ_c x[c·hw + p + j] · w_m[c]` for the four pixels `j = 0..4`, summed in
-/// registers over the input channels ([`mac4`] per channel: one word load,
+/// registers over the input channels (`mac4` per channel: one word load,
 /// one weight load, 4 MACs). Zero if the planes do not hold the block
 /// (`p + 4 > hw` or `x` shorter than `C · hw`).
 #[inline]
@@ -287,7 +287,7 @@ fn mac4(u: u32, w: i32, acc: &mut [i32; 4]) {
 
 /// [`super::generic::taps_row`] with weight zero point 0: `sums[j] = Σ_k
 /// x[offsets[k] + p0 + j] · w[k]` (the taps of a depthwise convolution over
-/// its phase planes), four outputs at a time ([`mac4`] per tap); leftover
+/// its phase planes), four outputs at a time (`mac4` per tap); leftover
 /// outputs go through the generic loop.
 #[inline(never)]
 #[allow(unsafe_code)]

@@ -7,7 +7,7 @@ use crate::engine::kernels::generic::{
 use crate::fixed::RoundingScaler;
 use crate::model::program::{ConvGeometry, ConvStep, PLANE_TAPS, PhasePlanes};
 
-/// Positions [`depthwise`] sums at once (a stack buffer).
+/// Positions [`planar`] sums at once (a stack buffer).
 const TAP_ROW: usize = 64;
 /// Whether the DSP-extension kernels ([`dsp`]) run the layers they cover
 /// (Cortex-M4/M7; elsewhere the generic loops are faster than their portable
@@ -47,7 +47,7 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
         planar(step, &pp, x, y, planes);
         return;
     }
-    let symmetric = (0..m_out).all(|m| step.w_quant.channel(m).1 == 0);
+    let symmetric = || (0..m_out).all(|m| step.w_quant.channel(m).1 == 0);
     // (Depthwise layers would gather a window per output for a single dot:
     // 42 instructions per MAC on Cortex-M4, against 16 through `planar`.)
     // Pointwise layers only from 128 input channels: per output, the
@@ -55,7 +55,7 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
     // instructions per MAC gathered vs row path: 16 channels 8.9 vs 5.9,
     // 32: 5.7 vs 4.9, 64: 4.0 vs 4.0, 128: 3.1 vs 3.5).
     let gather = !pointwise || w_len >= GATHER_POINTWISE_FROM;
-    if DSP && gather && symmetric && mpg > 1 && w_len <= WINDOW_CAP {
+    if DSP && gather && mpg > 1 && w_len <= WINDOW_CAP && symmetric() {
         gathered(step, x, y);
         return;
     }
@@ -111,13 +111,13 @@ fn channel<'w>(step: &ConvStep<'w>, m: usize, w_len: usize) -> Channel<'w> {
 }
 
 /// Any convolution with weight zero point 0 and windows of at most
-/// [`WINDOW_CAP`] bytes, one output pixel at a time: its window is gathered
+/// `WINDOW_CAP` bytes, one output pixel at a time: its window is gathered
 /// into a buffer (positions in the padding hold the input zero point, as ONNX
-/// pads with it), then each output channel of the group is one [`dsp::dot`]
-/// of that buffer with the channel's weights, plus the bias with the input
-/// zero point folded in (`Σ (x − x_zp)·w = Σ x·w − x_zp·Σ w`, exact in
-/// wrapping int32). One gather serves up to [`GATHER_CHANNELS`] outputs
-/// (the stem's 16 channels); a depthwise layer gathers once per output.
+/// pads with it), then the output channels of the group take [`dsp::dot2`]
+/// (two filters per pass) of that buffer with their weights, plus the bias
+/// with the input zero point folded in (`Σ (x − x_zp)·w = Σ x·w − x_zp·Σ w`,
+/// exact in wrapping int32). One gather serves up to `GATHER_CHANNELS`
+/// outputs (wider pointwise layers gather each pixel once per block).
 #[inline(never)]
 pub fn gathered(step: &ConvStep<'_>, x: &[u8], y: &mut [u8]) {
     let geo = &step.geo;
@@ -350,6 +350,72 @@ mod tests {
         }
     }
 
+    /// xorshift64 draws from `seed`.
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed | 1;
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        }
+    }
+
+    /// Random int8 input, weights, per-channel scales and int32 biases for a
+    /// convolution of geometry `geo` (weights zero point 0).
+    struct RandomConv {
+        x: Vec<u8>,
+        w: Vec<u8>,
+        scales: Vec<u8>,
+        bias: Vec<u8>,
+    }
+
+    impl RandomConv {
+        fn new(geo: &ConvGeometry, next: &mut impl FnMut() -> u64) -> Self {
+            let [c, h, w] = geo.in_chw;
+            let m = geo.out_chw[0];
+            let w_len = c / geo.group * geo.kernel[0] * geo.kernel[1];
+            Self {
+                x: (0..c * h * w).map(|_| next() as u8).collect(),
+                w: (0..m * w_len).map(|_| next() as u8).collect(),
+                scales: (0..m)
+                    .flat_map(|_| (0.001 + (next() % 1000) as f32 * 1e-5).to_le_bytes())
+                    .collect(),
+                bias: (0..m)
+                    .flat_map(|_| ((next() % 20001) as i32 - 10000).to_le_bytes())
+                    .collect(),
+            }
+        }
+
+        /// The step (no phase planes), input zero point `x_zp`.
+        fn step(&self, geo: ConvGeometry, x_zp: i8) -> ConvStep<'_> {
+            ConvStep {
+                x: 0,
+                x_quant: Quant {
+                    scale: 0.05,
+                    zero_point: x_zp,
+                },
+                w: &self.w,
+                w_quant: WeightQuant {
+                    scale: raw(DataType::Float, &self.scales),
+                    zero_point: None,
+                    len: geo.out_chw[0],
+                },
+                bias: Bias::Acc(raw(DataType::Int32, &self.bias)),
+                geo,
+                y: Output {
+                    tensor: 1,
+                    quant: Quant {
+                        scale: 0.1,
+                        zero_point: 3,
+                    },
+                    clamp: (-128, 127),
+                },
+                planes: None,
+            }
+        }
+    }
+
     proptest! {
         /// The gathered-window path (the one Cortex-M4 runs for convolutions
         /// with several outputs per group) equals the generic row path
@@ -362,8 +428,7 @@ mod tests {
         ) {
             let span = k;
             prop_assume!(h + 2 * pad >= span && w + 2 * pad >= span);
-            let mut s = seed | 1;
-            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let mut next = rng(seed);
             let (c, m) = (group * cpg, group * mpg);
             let out = [m, (h + 2 * pad - span) / sy + 1, (w + 2 * pad - span) / sx + 1];
             let geo = ConvGeometry {
@@ -375,28 +440,12 @@ mod tests {
                 pads: [pad; 4],
                 group,
             };
-            let x: Vec<u8> = (0..c * h * w).map(|_| next() as u8).collect();
-            let wts: Vec<u8> = (0..m * cpg * k * k).map(|_| next() as u8).collect();
-            let scales: Vec<u8> = (0..m)
-                .flat_map(|_| (0.001 + (next() % 1000) as f32 * 1e-5).to_le_bytes())
-                .collect();
-            let bias: Vec<u8> = (0..m)
-                .flat_map(|_| ((next() % 20001) as i32 - 10000).to_le_bytes())
-                .collect();
-            let step = ConvStep {
-                x: 0,
-                x_quant: Quant { scale: 0.05, zero_point: x_zp },
-                w: &wts,
-                w_quant: WeightQuant { scale: raw(DataType::Float, &scales), zero_point: None, len: m },
-                bias: Bias::Acc(raw(DataType::Int32, &bias)),
-                geo,
-                y: Output { tensor: 1, quant: Quant { scale: 0.1, zero_point: 3 }, clamp: (-128, 127) },
-                planes: None,
-            };
+            let conv = RandomConv::new(&geo, &mut next);
+            let step = conv.step(geo, x_zp);
             let n = out.iter().product();
             let (mut want, mut got) = (vec![0u8; n], vec![1u8; n]);
-            run(&step, &x, &mut want, &mut []); // off Cortex-M4: the generic loops
-            gathered(&step, &x, &mut got);
+            run(&step, &conv.x, &mut want, &mut []); // off Cortex-M4: the generic loops
+            gathered(&step, &conv.x, &mut got);
             prop_assert_eq!(got, want);
         }
     }
@@ -412,8 +461,7 @@ mod tests {
             pt in 0usize..3, pl in 0usize..3, x_zp in -20i8..20, seed in any::<u64>(),
         ) {
             prop_assume!(h + 2 * pt >= kh && w + 2 * pl >= kw);
-            let mut s = seed | 1;
-            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let mut next = rng(seed);
             let m = group * mpg;
             let out = [m, (h + 2 * pt - kh) / sy + 1, (w + 2 * pl - kw) / sx + 1];
             let geo = ConvGeometry {
@@ -427,31 +475,15 @@ mod tests {
             };
             let pp = PhasePlanes::of(&geo).expect("one input channel per group");
             prop_assert!(pp.len() <= PLANE_BYTES.max(pp.phases * (kh.div_ceil(sy)) * pp.wq + pp.wq));
-            let x: Vec<u8> = (0..group * h * w).map(|_| next() as u8).collect();
-            let wts: Vec<u8> = (0..m * kh * kw).map(|_| next() as u8).collect();
-            let scales: Vec<u8> = (0..m)
-                .flat_map(|_| (0.001 + (next() % 1000) as f32 * 1e-5).to_le_bytes())
-                .collect();
-            let bias: Vec<u8> = (0..m)
-                .flat_map(|_| ((next() % 20001) as i32 - 10000).to_le_bytes())
-                .collect();
-            let mut step = ConvStep {
-                x: 0,
-                x_quant: Quant { scale: 0.05, zero_point: x_zp },
-                w: &wts,
-                w_quant: WeightQuant { scale: raw(DataType::Float, &scales), zero_point: None, len: m },
-                bias: Bias::Acc(raw(DataType::Int32, &bias)),
-                geo,
-                y: Output { tensor: 1, quant: Quant { scale: 0.1, zero_point: 3 }, clamp: (-128, 127) },
-                planes: None,
-            };
+            let conv = RandomConv::new(&geo, &mut next);
+            let mut step = conv.step(geo, x_zp);
             let n = out.iter().product();
             let mut want = vec![0u8; n];
-            run(&step, &x, &mut want, &mut []);
+            run(&step, &conv.x, &mut want, &mut []);
             step.planes = Some(2);
             let mut scratch = vec![0xAAu8; pp.len()];
             let mut got = vec![1u8; n];
-            run(&step, &x, &mut got, &mut scratch);
+            run(&step, &conv.x, &mut got, &mut scratch);
             prop_assert_eq!(got, want);
         }
     }
