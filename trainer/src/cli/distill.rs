@@ -1,9 +1,10 @@
 //! `matpac distill --teacher RUN_DIR --data DIR_OR_CSV --out DIR`: the DS-CNN
 //! student distilled from a frozen MATPAC encoder on unlabelled audio. Each
 //! ~1 s window gets the teacher's clip embedding (the float front end its
-//! checkpoint records, e.g. n_fft 400, on the same frames); the student sees the runtime's fixed-point features of the same
-//! window and learns them through a projection (cosine loss). Saves a student
-//! checkpoint for `matpac train-tagger --init`.
+//! checkpoint records, e.g. n_fft 400, on the same frames); the student sees
+//! the runtime's fixed-point features of the same window and learns them
+//! through a projection (cosine loss). Saves a student checkpoint for
+//! `matpac train-tagger --init`.
 //!
 //! The KL term's target is the teacher's pseudo-class distribution of the
 //! same window ([`crate::matpac::Trainer::pseudo_classes`]); `--kl-weight 0`

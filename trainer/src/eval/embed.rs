@@ -3,8 +3,9 @@
 //!
 //! The embedding is the pretraining code's own ([`Trainer::embed_clip`],
 //! DESIGN.md definition) on the float log-mel front end the encoder's
-//! configuration records (`[frontend]`, e.g. n_fft 400 for `paper`); this module only
-//! decodes clips, transposes the log-mel to `[n_mels, n_frames]` and caches.
+//! configuration records (`[frontend]`, e.g. n_fft 400 for `paper`); this
+//! module only decodes clips, transposes the log-mel to `[n_mels, n_frames]`
+//! and caches.
 //! Cache key: the encoder (hash of the checkpoint file's bytes, or the random
 //! initialisation's configuration and seed), the front-end configuration, and
 //! every clip's path, size and modification time; a changed clip or checkpoint
