@@ -170,19 +170,11 @@ impl RoundingScaler {
     /// `round_half_even(acc · scale)`, saturated to i32.
     #[inline]
     pub fn apply(self, acc: i32) -> i32 {
+        if let Some(word) = self.high_word() {
+            return word.apply(acc);
+        }
         let val = i64::from(self.multiplier) * i64::from(acc);
         let shift = self.shift;
-        if (33..=62).contains(&shift) {
-            // The usual case (scales below 2^-2). The same rounding as below on
-            // 32-bit words: `val >> shift` is the high word shifted by
-            // `shift − 32`; `2^(shift−1) − 1` is `(2^(shift−33) − 1)·2^32 +
-            // (2^32 − 1)`, so no 64-bit variable shift is needed; |val| < 2^62
-            // keeps the result within ±2^29 (no saturation).
-            let s = (shift - 32) as u32;
-            let odd = i64::from(((val >> 32) as i32 >> s) & 1);
-            let nudge = (i64::from((1i32 << (shift - 33)) - 1) << 32) | 0xFFFF_FFFF;
-            return (((val + nudge + odd) >> 32) as i32) >> s;
-        }
         let r = if shift > 0 {
             if shift > 62 {
                 return 0;
@@ -203,6 +195,46 @@ impl RoundingScaler {
                 .unwrap_or(if val < 0 { i64::MIN } else { i64::MAX })
         };
         r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+}
+
+impl RoundingScaler {
+    /// This scaler in its usual case's form, shifts 33..=62 (scales below
+    /// 2^-2): [`HighWordScaler::apply`] equals [`RoundingScaler::apply`] there
+    /// with its constants worked out once (loops over one channel's outputs).
+    #[inline]
+    pub fn high_word(self) -> Option<HighWordScaler> {
+        (33..=62).contains(&self.shift).then(|| HighWordScaler {
+            multiplier: self.multiplier,
+            shift: (self.shift - 32) as u32,
+            nudge: (1i32 << (self.shift - 33)) - 1,
+        })
+    }
+}
+
+/// [`RoundingScaler`] with a right shift of 33..=62, on 32-bit words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HighWordScaler {
+    multiplier: i32,
+    /// The shift past the product's high word (1..=30).
+    shift: u32,
+    /// `2^(shift − 1) − 1` (in high-word units).
+    nudge: i32,
+}
+
+impl HighWordScaler {
+    /// `round_half_even(acc · scale)`: the rounding of
+    /// [`RoundingScaler::apply`], `(val + 2^(S−1) − 1 + odd) >> S` with `S`
+    /// the full shift, on the product's words: `2^(S−1) − 1` is `nudge·2^32 +
+    /// (2^32 − 1)`, so the low word only carries into the high word, exactly
+    /// when it or `odd` is non-zero; then the high word is shifted by `S −
+    /// 32`. |val| < 2^62 keeps every step within i32 (no saturation).
+    #[inline(always)]
+    pub fn apply(self, acc: i32) -> i32 {
+        let val = i64::from(self.multiplier) * i64::from(acc);
+        let (high, low) = ((val >> 32) as i32, val as u32);
+        let carry = i32::from(low != 0) | ((high >> self.shift) & 1);
+        (high + self.nudge + carry) >> self.shift
     }
 }
 

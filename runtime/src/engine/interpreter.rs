@@ -111,7 +111,7 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
             };
             let out_slot = slots.get(usize::from(out_t)).ok_or_else(internal)?;
             let scratch = match step {
-                Step::Conv(s) => s.planes,
+                Step::Conv(s) => s.scratch,
                 _ => None,
             };
             let scratch_slot = match scratch {
@@ -120,12 +120,12 @@ impl<'m, 'a, 'r> Interpreter<'m, 'a, 'r> {
             };
             // The output (and scratch) are the disjoint mutable parts; inputs
             // are shared borrows.
-            let (inputs, y, planes) =
+            let (inputs, y, scratch) =
                 split(self.arena, out_slot, scratch_slot).ok_or_else(internal)?;
             let src = SplitSource { inputs, slots };
             let read = |t: u8| src.tensor(t).ok_or_else(internal);
             match step {
-                Step::Conv(s) => ops::conv::run(s, read(s.x)?, y, planes),
+                Step::Conv(s) => ops::conv::run(s, read(s.x)?, y, scratch),
                 Step::MatMul(s) => ops::matmul::run(s, read(s.a)?, y),
                 Step::Pool(s) => ops::pool::run(s, read(s.x)?, y),
                 Step::Elementwise(s) => ops::elementwise::run(s, &src, y),

@@ -248,11 +248,18 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
     let bias = bias(l, bias_sym, m, qop)?;
     let w_bytes = int8_raw(l, &w.c)?;
     // Convolutions with one input channel per group (depthwise layers, a
-    // one-channel stem) get their padded, stride-phase-split input planes as an
-    // arena tensor alive during their own step only.
-    let planes = match PhasePlanes::of(&geo) {
-        Some(p) if !p.is_empty() => Some(l.new_tensor(p.len(), l.steps.len() + 1)?),
-        _ => None,
+    // one-channel stem) get their padded, stride-phase-split input planes,
+    // pointwise ones their input packed in pixel pairs, as an arena tensor alive
+    // during their own step only (on every target, so that the arena a host
+    // plans is the one a Cortex-M4 needs).
+    let scratch_len = match (PhasePlanes::of(&geo), PixelPairs::of(&geo)) {
+        (Some(p), _) => p.len(),
+        (None, Some(p)) => p.len(),
+        (None, None) => 0,
+    };
+    let scratch = match scratch_len {
+        0 => None,
+        len => Some(l.new_tensor(len, l.steps.len() + 1)?),
     };
     let mut step = ConvStep {
         x,
@@ -262,7 +269,7 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
         bias,
         geo,
         y: UNBOUND_OUTPUT,
-        planes,
+        scratch,
     };
     let out_shape = Shape::new(&[1, geo.out_chw[0], geo.out_chw[1], geo.out_chw[2]])?;
     finish(l, node, qop, out_shape, x, |y| {

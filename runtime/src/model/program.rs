@@ -117,6 +117,67 @@ pub struct ConvGeometry {
     pub group: usize,
 }
 
+impl ConvGeometry {
+    /// Whether this is a pointwise convolution: 1×1, stride 1, no dilation, no
+    /// padding, one group (a matrix product over the `H·W` pixels).
+    pub fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1]
+            && self.stride == [1, 1]
+            && self.dilation == [1, 1]
+            && self.pads == [0; 4]
+            && self.group == 1
+            && self.out_chw[1..] == self.in_chw[1..]
+    }
+}
+
+/// Most pixel bytes of [`PixelPairs`] scratch: layers with more are packed
+/// and run in bands of pixels.
+pub const PAIR_BYTES: usize = 8192;
+
+/// A pointwise convolution's input repacked for dot products of two pixels
+/// with two filters at once (the Cortex-M4 path, as CMSIS-NN's 1×1 kernel on
+/// channels-last data): the pixels of a band in pairs, each pair's channels
+/// in blocks of four, eight bytes per block (the four of the first pixel,
+/// then the same four of the second); channels past `C` and a pixel past the
+/// band's end hold 0. After the pixels, `2 · channels` bytes hold the filter
+/// pair being run, packed the same way. The scratch lives in the arena,
+/// planned for its one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelPairs {
+    /// Input channels rounded up to a multiple of 4.
+    pub channels: usize,
+    /// Pixels per band (even; all of them, rounded up, when they fit [`PAIR_BYTES`]).
+    pub pixels: usize,
+}
+
+impl PixelPairs {
+    /// The packing of `geo`, if it is a pointwise convolution.
+    pub fn of(geo: &ConvGeometry) -> Option<Self> {
+        if !geo.is_pointwise() || geo.in_chw[0] == 0 {
+            return None;
+        }
+        let channels = geo.in_chw[0].checked_next_multiple_of(4)?;
+        let hw = geo.in_chw[1].checked_mul(geo.in_chw[2])?;
+        let fit = (PAIR_BYTES / channels) & !1;
+        Some(Self {
+            channels,
+            pixels: hw.checked_next_multiple_of(2)?.min(fit).max(2),
+        })
+    }
+
+    /// Bytes of the packed pixels and the filter pair.
+    pub fn len(&self) -> usize {
+        self.pixels
+            .saturating_add(2)
+            .saturating_mul(self.channels)
+    }
+
+    /// Whether the packing holds no byte.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Most kernel taps (`kH · kW`) a convolution runs through [`PhasePlanes`].
 pub const PLANE_TAPS: usize = 25;
 
@@ -210,8 +271,10 @@ pub struct ConvStep<'a> {
     pub geo: ConvGeometry,
     /// Output.
     pub y: Output,
-    /// Scratch tensor of [`PhasePlanes::of`]`(geo)` bytes (depthwise layers, one-channel stems).
-    pub planes: Option<Tid>,
+    /// The step's arena scratch: [`PhasePlanes::of`]`(geo)` bytes (depthwise
+    /// layers, one-channel stems) or [`PixelPairs::of`]`(geo)` bytes
+    /// (pointwise layers).
+    pub scratch: Option<Tid>,
 }
 
 /// Quantised matrix product `Y[M,N] = A[M,K] · B[K,N]` with constant `B`

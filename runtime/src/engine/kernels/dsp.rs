@@ -95,6 +95,68 @@ mod isa {
         r
     }
 
+    /// [`super::dot_pairs`] over `blocks` (≥ 1) blocks of eight bytes at `x`
+    /// and at `f`: per block, the filter pair's words are widened once into
+    /// four registers, each pixel's word into two, and eight `SMLAD`s
+    /// accumulate. Thirteen live values: the loop borrows `r7` (the frame
+    /// pointer, which `asm!` cannot take as an operand), saved on the stack
+    /// around the loop. `LDR` takes any alignment on Cortex-M4 (unaligned
+    /// access is not trapped unless `CCR.UNALIGN_TRP` is set, which nothing
+    /// here does).
+    ///
+    /// # Safety
+    /// `blocks ≥ 1`, and `x` and `f` each point to `8 · blocks` readable bytes.
+    #[inline(always)]
+    pub unsafe fn dot_pair_blocks(x: *const u8, f: *const u8, blocks: usize) -> [i32; 4] {
+        let mut acc = [0i32; 4];
+        // SAFETY: reads exactly 8·blocks bytes from each pointer (the
+        // caller's contract); r7 is pushed before and popped after its use,
+        // so the frame pointer is intact when the block ends; the stack is
+        // left as found.
+        unsafe {
+            asm!(
+                "push {{r7}}",
+                "2:",
+                "ldr r7, [{f}], #4",
+                "sxtb16 {f0e}, r7",
+                "sxtb16 r7, r7, ror #8",
+                "ldr {f1o}, [{f}], #4",
+                "sxtb16 {f1e}, {f1o}",
+                "sxtb16 {f1o}, {f1o}, ror #8",
+                "ldr {xo}, [{x}], #4",
+                "sxtb16 {xe}, {xo}",
+                "sxtb16 {xo}, {xo}, ror #8",
+                "smlad {a0}, {xe}, {f0e}, {a0}",
+                "smlad {a0}, {xo}, r7, {a0}",
+                "smlad {a1}, {xe}, {f1e}, {a1}",
+                "smlad {a1}, {xo}, {f1o}, {a1}",
+                "ldr {xo}, [{x}], #4",
+                "sxtb16 {xe}, {xo}",
+                "sxtb16 {xo}, {xo}, ror #8",
+                "smlad {a2}, {xe}, {f0e}, {a2}",
+                "smlad {a2}, {xo}, r7, {a2}",
+                "smlad {a3}, {xe}, {f1e}, {a3}",
+                "smlad {a3}, {xo}, {f1o}, {a3}",
+                "cmp {x}, {end}",
+                "bne 2b",
+                "pop {{r7}}",
+                x = inout(reg) x => _,
+                f = inout(reg) f => _,
+                end = in(reg) x.add(8 * blocks),
+                a0 = inout(reg) acc[0],
+                a1 = inout(reg) acc[1],
+                a2 = inout(reg) acc[2],
+                a3 = inout(reg) acc[3],
+                f0e = out(reg) _,
+                f1e = out(reg) _,
+                f1o = out(reg) _,
+                xe = out(reg) _,
+                xo = out(reg) _,
+            );
+        }
+        acc
+    }
+
     /// The little-endian word at byte `at` of `x` (any alignment: Cortex-M4
     /// loads unaligned words with `LDR`).
     ///
@@ -147,6 +209,33 @@ mod isa {
     /// `acc + a.hi · b.lo` (signed 16-bit halves), wrapping.
     pub fn smlatb(a: u32, b: i32, acc: i32) -> i32 {
         acc.wrapping_add(halves(a).1 * halves(b as u32).0)
+    }
+
+    /// [`super::dot_pairs`] over `blocks` blocks of eight bytes at `x` and at `f`.
+    ///
+    /// # Safety
+    /// `x` and `f` each point to `8 · blocks` readable bytes.
+    #[allow(unsafe_code)]
+    pub unsafe fn dot_pair_blocks(x: *const u8, f: *const u8, blocks: usize) -> [i32; 4] {
+        // SAFETY: the caller's contract.
+        let (x, f) = unsafe {
+            (
+                core::slice::from_raw_parts(x, 8 * blocks),
+                core::slice::from_raw_parts(f, 8 * blocks),
+            )
+        };
+        let mut acc = [0i32; 4];
+        for (xb, fb) in x.chunks_exact(8).zip(f.chunks_exact(8)) {
+            let (f0, f1) = (super::word(&fb[..4]), super::word(&fb[4..]));
+            let (f0e, f0o, f1e, f1o) = (sxtb16(f0), sxtb16_ror8(f0), sxtb16(f1), sxtb16_ror8(f1));
+            for (j, xw) in [&xb[..4], &xb[4..]].into_iter().enumerate() {
+                let xw = super::word(xw);
+                let (xe, xo) = (sxtb16(xw), sxtb16_ror8(xw));
+                acc[2 * j] = smlad(xo, f0o, smlad(xe, f0e, acc[2 * j]));
+                acc[2 * j + 1] = smlad(xo, f1o, smlad(xe, f1e, acc[2 * j + 1]));
+            }
+        }
+        acc
     }
 
     /// The little-endian word at byte `at` of `x`, 0 past the end (checked
@@ -215,6 +304,23 @@ pub fn dot2(a: &[u8], b0: &[u8], b1: &[u8]) -> [i32; 2] {
         acc[1] = acc[1].wrapping_add(u * i32::from(v1 as i8));
     }
     acc
+}
+
+/// The four dot products of a pixel pair with a filter pair, both packed in
+/// blocks of eight bytes (four channels of the first, then the same four of
+/// the second; `model::program::PixelPairs`): `[x0·f0, x0·f1, x1·f0,
+/// x1·f1]` over the blocks both hold, wrapping. Per block: four word loads,
+/// eight `SXTB16` and eight `SMLAD` for 16 MACs (on Cortex-M4 one `asm!`
+/// loop: its thirteen live values need one register more than the compiler
+/// hands to Rust code, which spilled two of them per block).
+#[allow(unsafe_code)]
+pub fn dot_pairs(x: &[u8], f: &[u8]) -> [i32; 4] {
+    let blocks = x.len().min(f.len()) / 8;
+    if blocks == 0 {
+        return [0; 4];
+    }
+    // SAFETY (`dot_pair_blocks`' contract): both slices hold 8·blocks bytes.
+    unsafe { isa::dot_pair_blocks(x.as_ptr(), f.as_ptr(), blocks) }
 }
 
 /// [`super::generic::pointwise_row`] with weight zero point 0: `acc[j] +=
@@ -347,6 +453,23 @@ mod tests {
         fn dot2_equals_two_dots(a in prop::collection::vec(any::<u8>(), 0..70), b in prop::collection::vec(any::<u8>(), 0..70), c in prop::collection::vec(any::<u8>(), 0..70)) {
             let n = a.len().min(b.len()).min(c.len());
             prop_assert_eq!(dot2(&a, &b, &c), [dot(&a[..n], &b[..n]), dot(&a[..n], &c[..n])]);
+        }
+
+        #[test]
+        fn dot_pairs_equals_four_dots(blocks in 0usize..12, seed in any::<u64>()) {
+            let mut s = seed | 1;
+            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s as u8 };
+            let x: Vec<u8> = (0..8 * blocks).map(|_| next()).collect();
+            let f: Vec<u8> = (0..8 * blocks).map(|_| next()).collect();
+            // Block b holds channels 4b..4b+4 of the first vector, then of the second.
+            let half = |v: &[u8], j: usize| -> Vec<u8> {
+                v.chunks_exact(8).flat_map(|b| b[4 * j..4 * j + 4].to_vec()).collect()
+            };
+            let (x0, x1, f0, f1) = (half(&x, 0), half(&x, 1), half(&f, 0), half(&f, 1));
+            prop_assert_eq!(
+                dot_pairs(&x, &f),
+                [dot(&x0, &f0), dot(&x0, &f1), dot(&x1, &f0), dot(&x1, &f1)]
+            );
         }
 
         #[test]

@@ -14,6 +14,25 @@ pub fn requantize(acc: i32, scaler: RoundingScaler, out: &Output) -> u8 {
     v.clamp(i32::from(out.clamp.0), i32::from(out.clamp.1)) as i8 as u8
 }
 
+/// [`requantize`] of `bias + acc[j]` into `y[j]` for a run of one channel's
+/// accumulators, with the rounding's constants worked out once when the scale
+/// is in the usual range ([`RoundingScaler::high_word`]).
+#[inline(never)]
+pub fn requantize_row(acc: &[i32], bias: i32, scaler: RoundingScaler, out: &Output, y: &mut [u8]) {
+    let Some(word) = scaler.high_word() else {
+        for (o, &a) in y.iter_mut().zip(acc) {
+            *o = requantize(bias.wrapping_add(a), scaler, out);
+        }
+        return;
+    };
+    let zp = i32::from(out.quant.zero_point);
+    let (lo, hi) = (i32::from(out.clamp.0), i32::from(out.clamp.1));
+    for (o, &a) in y.iter_mut().zip(acc) {
+        let v = word.apply(bias.wrapping_add(a)) + zp;
+        *o = v.max(lo).min(hi) as i8 as u8;
+    }
+}
+
 /// The requantisation scale of output channel `m`, computed in f32 in the
 /// order tract uses (`(w_scale · x_scale) / y_scale`).
 #[inline]
@@ -264,6 +283,30 @@ mod tests {
         assert_eq!(requantize(7, s, &out) as i8, 4 + 3); // 3.5 → 4
         assert_eq!(requantize(1000, s, &out) as i8, 10); // clamp
         assert_eq!(requantize(-1000, s, &out) as i8, -128);
+    }
+
+    #[test]
+    fn requantize_row_equals_requantize() {
+        let mut rnd = xorshift(0x9e37_79b9);
+        for case in 0..400 {
+            let out = Output {
+                tensor: 0,
+                quant: Quant {
+                    scale: 1.0,
+                    zero_point: (rnd(256) as i32 - 128) as i8,
+                },
+                clamp: if case % 2 == 0 { (-128, 127) } else { (-20, 90) },
+            };
+            // Scales from 2^-40 to 2^3: the usual range and both sides of it.
+            let scale = (1.0 + rnd(1000) as f32 / 1000.0) * 2f32.powi(rnd(44) as i32 - 40);
+            let scaler = RoundingScaler::new(scale);
+            let bias = rnd(2_000_001) as i32 - 1_000_000;
+            let acc: Vec<i32> = (0..1 + rnd(40)).map(|_| rnd(4_000_001) as i32 - 2_000_000).collect();
+            let want: Vec<u8> = acc.iter().map(|&a| requantize(bias + a, scaler, &out)).collect();
+            let mut got = vec![0u8; acc.len()];
+            requantize_row(&acc, bias, scaler, &out, &mut got);
+            assert_eq!(got, want, "scale {scale}, bias {bias}");
+        }
     }
 
     #[test]

@@ -1,0 +1,199 @@
+//! Quantised 2-D convolution (regular, grouped and depthwise), NCHW, through
+//! one of four paths: [`planar`] (one input channel per group: depthwise
+//! layers, a one-channel stem), [`pairs`] (pointwise layers, Cortex-M4),
+//! [`gathered`] (other convolutions with several outputs per group,
+//! Cortex-M4) and the generic row loops below (everything else, and off
+//! Cortex-M4 everything but `planar`).
+
+mod gathered;
+mod pairs;
+mod planar;
+
+use crate::engine::kernels::generic::{
+    ROW_CHUNK, bias_acc, channel_scaler, conv_row, pointwise_row, requantize, weight_sum,
+};
+use crate::fixed::RoundingScaler;
+use crate::model::program::{ConvStep, PhasePlanes, PixelPairs};
+
+/// Whether the DSP-extension kernels ([`crate::engine::kernels::dsp`]) run the layers they cover
+/// (Cortex-M4/M7; elsewhere the generic loops are faster than their portable
+/// stand-ins).
+const DSP: bool = cfg!(matpac_dsp);
+/// Most bytes of one output's window (`C/group · kH · kW`) [`gathered`] takes.
+const WINDOW_CAP: usize = 128;
+
+/// Runs `step`: `x` is `[C, H, W]` int8, `y` is `[M, OH, OW]` int8;
+/// `scratch` is the step's arena scratch (`step.scratch`, else empty).
+pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
+    let geo = &step.geo;
+    let [m_out, oh, ow] = geo.out_chw;
+    let [kh, kw] = geo.kernel;
+    let group = geo.group.max(1);
+    let cpg = geo.in_chw[0] / group;
+    let mpg = (m_out / group).max(1);
+    let w_len = cpg * kh * kw;
+    let x_zp = i32::from(step.x_quant.zero_point);
+    let has_scratch = |len: usize| step.scratch.is_some() && scratch.len() >= len;
+    if let Some(pp) = PhasePlanes::of(geo)
+        && has_scratch(pp.len())
+    {
+        planar::planar(step, &pp, x, y, scratch);
+        return;
+    }
+    // The DSP kernels take weights with zero point 0 only.
+    if DSP && (0..m_out).all(|m| step.w_quant.channel(m).1 == 0) {
+        if let Some(pairs) = PixelPairs::of(geo)
+            && has_scratch(pairs.len())
+        {
+            pairs::pointwise(step, &pairs, x, y, scratch);
+            return;
+        }
+        // (Depthwise layers would gather a window per output for a single
+        // dot: 42 instructions per MAC on Cortex-M4, against 16 through
+        // `planar`.)
+        if !geo.is_pointwise() && mpg > 1 && w_len <= WINDOW_CAP {
+            gathered::gathered(step, x, y);
+            return;
+        }
+    }
+    // A pointwise layer is a matrix product over the H·W pixels of each
+    // plane, run as one long row.
+    let pointwise = geo.is_pointwise();
+    let (rows, cols) = if pointwise { (1, oh * ow) } else { (oh, ow) };
+    for m in 0..m_out {
+        let Channel {
+            w_m,
+            w_zp,
+            bias,
+            scaler,
+        } = channel(step, m, w_len);
+        let c0 = (m / mpg) * cpg;
+        let bias = if pointwise {
+            bias.wrapping_sub(x_zp.wrapping_mul(weight_sum(w_m, w_zp)))
+        } else {
+            bias
+        };
+        for oy in 0..rows {
+            for ox0 in (0..cols).step_by(ROW_CHUNK) {
+                let n = ROW_CHUNK.min(cols - ox0);
+                let mut acc = [bias; ROW_CHUNK];
+                let acc = &mut acc[..n];
+                if pointwise {
+                    pointwise_row(x, w_m, w_zp, cols, ox0, acc);
+                } else {
+                    conv_row(x, x_zp, w_m, w_zp, geo, c0, oy, ox0, acc);
+                }
+                let start = (m * rows + oy) * cols + ox0;
+                for (out, &a) in y
+                    .get_mut(start..start + n)
+                    .unwrap_or(&mut [])
+                    .iter_mut()
+                    .zip(acc.iter())
+                {
+                    *out = requantize(a, scaler, &step.y);
+                }
+            }
+        }
+    }
+}
+
+/// Output channel `m`'s weights (`w_len` of them), weight zero point, bias in
+/// accumulator units and requantisation.
+fn channel<'w>(step: &ConvStep<'w>, m: usize, w_len: usize) -> Channel<'w> {
+    let (w_scale, w_zp) = step.w_quant.channel(m);
+    Channel {
+        w_m: step.w.get(m * w_len..(m + 1) * w_len).unwrap_or(&[]),
+        w_zp,
+        bias: bias_acc(&step.bias, m, step.x_quant.scale * w_scale),
+        scaler: channel_scaler(w_scale, step.x_quant.scale, step.y.quant.scale),
+    }
+}
+
+/// One output channel's weights and requantisation.
+struct Channel<'w> {
+    w_m: &'w [u8],
+    w_zp: i32,
+    bias: i32,
+    scaler: RoundingScaler,
+}
+
+#[cfg(test)]
+pub(super) mod testing {
+    //! Random convolutions for the paths' property tests.
+    use super::*;
+    use crate::model::onnx::{DataType, TensorBytes};
+    use crate::model::program::{Bias, ConstData, ConvGeometry, Output, Quant, WeightQuant};
+
+    fn raw(dtype: DataType, bytes: &[u8]) -> ConstData<'_> {
+        ConstData {
+            dtype,
+            bytes: TensorBytes::Raw(bytes),
+        }
+    }
+
+    /// xorshift64 draws from `seed`.
+    pub fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed | 1;
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        }
+    }
+
+    /// Random int8 input, weights, per-channel scales and int32 biases for a
+    /// convolution of geometry `geo` (weights zero point 0).
+    pub struct RandomConv {
+        pub x: Vec<u8>,
+        w: Vec<u8>,
+        scales: Vec<u8>,
+        bias: Vec<u8>,
+    }
+
+    impl RandomConv {
+        pub fn new(geo: &ConvGeometry, next: &mut impl FnMut() -> u64) -> Self {
+            let [c, h, w] = geo.in_chw;
+            let m = geo.out_chw[0];
+            let w_len = c / geo.group * geo.kernel[0] * geo.kernel[1];
+            Self {
+                x: (0..c * h * w).map(|_| next() as u8).collect(),
+                w: (0..m * w_len).map(|_| next() as u8).collect(),
+                scales: (0..m)
+                    .flat_map(|_| (0.001 + (next() % 1000) as f32 * 1e-5).to_le_bytes())
+                    .collect(),
+                bias: (0..m)
+                    .flat_map(|_| ((next() % 20001) as i32 - 10000).to_le_bytes())
+                    .collect(),
+            }
+        }
+
+        /// The step (no scratch), input zero point `x_zp`.
+        pub fn step(&self, geo: ConvGeometry, x_zp: i8) -> ConvStep<'_> {
+            ConvStep {
+                x: 0,
+                x_quant: Quant {
+                    scale: 0.05,
+                    zero_point: x_zp,
+                },
+                w: &self.w,
+                w_quant: WeightQuant {
+                    scale: raw(DataType::Float, &self.scales),
+                    zero_point: None,
+                    len: geo.out_chw[0],
+                },
+                bias: Bias::Acc(raw(DataType::Int32, &self.bias)),
+                geo,
+                y: Output {
+                    tensor: 1,
+                    quant: Quant {
+                        scale: 0.1,
+                        zero_point: 3,
+                    },
+                    clamp: (-128, 127),
+                },
+                scratch: None,
+            }
+        }
+    }
+}

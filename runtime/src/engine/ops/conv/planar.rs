@@ -1,0 +1,176 @@
+//! Convolutions with one input channel per group (depthwise layers, a
+//! one-channel stem) through their stride-phase planes.
+
+use super::{DSP, channel};
+use crate::engine::kernels::dsp;
+use crate::engine::kernels::generic::{self, requantize_row, weight_sum};
+use crate::model::program::{ConvGeometry, ConvStep, PLANE_TAPS, PhasePlanes};
+
+/// Positions [`planar`] sums at once (a stack buffer).
+const TAP_ROW: usize = 64;
+
+/// A convolution with one input channel per group (depthwise layers, a
+/// one-channel stem) through its [`PhasePlanes`] (`planes`: their bytes, from
+/// the arena): per input channel and band of output rows, the input rows are
+/// copied into the zero-point-padded phase planes (ONNX pads with the input
+/// zero point; the input zero point is folded into the bias, which the
+/// padding keeps exact), then every output channel of the group sums its taps
+/// at fixed offsets with [`generic::taps_row`] (or its DSP version) over the
+/// `[rows, wq]` grid of phase-plane rows, in runs of [`TAP_ROW`] that cross
+/// row ends (one long run instead of many short rows: the student's planes
+/// are 5–20 outputs wide); the `wq − OW` positions past each row's end are
+/// summed and dropped.
+#[inline(never)]
+pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
+    let geo = &step.geo;
+    let [channels, h, w] = geo.in_chw;
+    let [m_out, oh, ow] = geo.out_chw;
+    let [kh, kw] = geo.kernel;
+    let [sy, sx] = geo.stride;
+    let mpg = m_out / channels.max(1);
+    let taps = kh * kw;
+    let plane_len = pp.hq * pp.wq;
+    let x_zp = step.x_quant.zero_point;
+    let planes = planes.get_mut(..pp.len()).unwrap_or(&mut []);
+    // Tap (ky, kx): phase (ky mod sy, kx mod sx), then row ky / sy, column kx / sx.
+    let mut offsets = [0usize; PLANE_TAPS];
+    for (k, o) in offsets.iter_mut().enumerate().take(taps) {
+        let (ky, kx) = (k / kw.max(1), k % kw.max(1));
+        *o = ((ky % sy) * sx + kx % sx) * plane_len + (ky / sy) * pp.wq + kx / sx;
+    }
+    let offsets = offsets.get(..taps).unwrap_or(&[]);
+    let mut sums = [0i32; TAP_ROW];
+    for c in 0..channels {
+        let plane = x.get(c * h * w..(c + 1) * h * w).unwrap_or(&[]);
+        for oy0 in (0..oh).step_by(pp.rows.max(1)) {
+            let rows = pp.rows.min(oh - oy0);
+            fill_planes(planes, plane, geo, pp, oy0, x_zp as u8);
+            for m in c * mpg..(c + 1) * mpg {
+                let ch = channel(step, m, taps);
+                let folded = ch
+                    .bias
+                    .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, ch.w_zp)));
+                let start = (m * oh + oy0) * ow;
+                let out = y.get_mut(start..start + rows * ow).unwrap_or(&mut []);
+                let positions = rows * pp.wq;
+                for p0 in (0..positions).step_by(TAP_ROW) {
+                    let sums = &mut sums[..TAP_ROW.min(positions - p0)];
+                    if DSP && ch.w_zp == 0 {
+                        dsp::taps_row(planes, offsets, ch.w_m, p0, sums);
+                    } else {
+                        generic::taps_row(planes, offsets, ch.w_m, ch.w_zp, p0, sums);
+                    }
+                    // Requantised a row's outputs at a time (the slack past
+                    // each row's OW columns is dropped).
+                    let end = p0 + sums.len();
+                    let mut p = p0;
+                    while p < end {
+                        let (row, col) = (p / pp.wq, p % pp.wq);
+                        let row_end = ((row + 1) * pp.wq).min(end);
+                        let stop = (row * pp.wq + ow).min(row_end);
+                        if let (Some(acc), Some(o)) = (
+                            sums.get(p - p0..stop.max(p) - p0),
+                            out.get_mut(row * ow + col..(row * ow + col + stop.saturating_sub(p))),
+                        ) {
+                            requantize_row(acc, folded, ch.scaler, &step.y, o);
+                        }
+                        p = row_end;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes the rows of one `[H, W]` input `plane` that the band of output rows
+/// from `oy0` reads into the phase planes `planes` (see [`PhasePlanes`]), the
+/// padding and the planes' rounding slack filled with the input zero point `zp`.
+fn fill_planes(
+    planes: &mut [u8],
+    plane: &[u8],
+    geo: &ConvGeometry,
+    pp: &PhasePlanes,
+    oy0: usize,
+    zp: u8,
+) {
+    planes.fill(zp);
+    let [_, h, w] = geo.in_chw;
+    let [sy, sx] = geo.stride;
+    let plane_len = pp.hq * pp.wq;
+    // Band row `yb` is padded row `oy0·sy + yb`, input row `oy0·sy + yb − pad`.
+    for yb in 0..pp.hq * sy {
+        let iy = (oy0 * sy + yb).wrapping_sub(geo.pads[0]);
+        if iy >= h {
+            continue; // padding rows (also "negative", wrapped ones) keep zp
+        }
+        let Some(row) = plane.get(iy * w..(iy + 1) * w) else {
+            continue;
+        };
+        let row_base = (yb % sy) * sx * plane_len + (yb / sy) * pp.wq;
+        if sx == 1 {
+            let start = row_base + geo.pads[1];
+            if let Some(dst) = planes.get_mut(start..start + row.len()) {
+                dst.copy_from_slice(row);
+            }
+        } else {
+            // Padded column `xp = ix + pad` goes to phase `xp mod sx`, column
+            // `xp / sx`: each phase takes every sx-th input from its first.
+            for phase in 0..sx {
+                let ix0 = (phase + sx - geo.pads[1] % sx) % sx;
+                let start = row_base + phase * plane_len + (ix0 + geo.pads[1]) / sx;
+                let dst = planes.get_mut(start..).unwrap_or(&mut []);
+                let src = row.get(ix0..).unwrap_or(&[]).iter().step_by(sx);
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = v;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ops::conv::run;
+    use crate::engine::ops::conv::testing::{RandomConv, rng};
+    use crate::model::program::PLANE_BYTES;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Convolutions with one input channel per group through their phase
+        /// planes (bands of rows when the planes outgrow `PLANE_BYTES`) equal
+        /// the generic row path byte for byte.
+        #[test]
+        fn planar_equals_the_row_path(
+            group in 1usize..4, mpg in 1usize..4, h in 1usize..64, w in 1usize..48,
+            kh in 1usize..6, kw in 1usize..6, sy in 1usize..3, sx in 1usize..5,
+            pt in 0usize..3, pl in 0usize..3, x_zp in -20i8..20, seed in any::<u64>(),
+        ) {
+            prop_assume!(h + 2 * pt >= kh && w + 2 * pl >= kw);
+            let mut next = rng(seed);
+            let m = group * mpg;
+            let out = [m, (h + 2 * pt - kh) / sy + 1, (w + 2 * pl - kw) / sx + 1];
+            let geo = ConvGeometry {
+                in_chw: [group, h, w],
+                out_chw: out,
+                kernel: [kh, kw],
+                stride: [sy, sx],
+                dilation: [1, 1],
+                pads: [pt, pl, pt, pl],
+                group,
+            };
+            let pp = PhasePlanes::of(&geo).expect("one input channel per group");
+            prop_assert!(pp.len() <= PLANE_BYTES.max(pp.phases * (kh.div_ceil(sy)) * pp.wq + pp.wq));
+            let conv = RandomConv::new(&geo, &mut next);
+            let mut step = conv.step(geo, x_zp);
+            let n = out.iter().product();
+            let mut want = vec![0u8; n];
+            run(&step, &conv.x, &mut want, &mut []);
+            step.scratch = Some(2);
+            let mut scratch = vec![0xAAu8; pp.len()];
+            let mut got = vec![1u8; n];
+            run(&step, &conv.x, &mut got, &mut scratch);
+            prop_assert_eq!(got, want);
+        }
+    }
+}
