@@ -1,6 +1,6 @@
 //! Checks, on the machine it runs on, that the runtime's DSP-extension
 //! kernels (`matpac_runtime::engine::kernels::dsp`, `SMLAD`/`SMLABB`/`SMLATB`/`SXTB16`
-//! through `asm!` on Cortex-M4) give the same int32 sums as the generic scalar
+//! through `asm!` on Cortex-M4, `dot_pairs` one `asm!` loop) give the same int32 sums as the generic scalar
 //! kernels, over pseudo-random sizes, offsets and values. The QEMU binary runs
 //! it and fails (exit status 1) on any mismatch; on the host it runs the
 //! portable stand-ins (the runtime's own property tests cover those).
@@ -11,8 +11,8 @@ use matpac_runtime::engine::kernels::{dsp, generic};
 /// Random cases per kernel.
 pub const CASES: u32 = 400;
 
-/// Most input channels and pixels drawn for `pointwise_row` (pixels: also
-/// the outputs of `taps_row`).
+/// Most channels drawn for `dot`, `dot2` and `dot_pairs`, and most outputs
+/// for `taps_row`.
 const MAX_C: usize = 40;
 const MAX_HW: usize = 70;
 /// Most taps, and the largest tap offset, drawn for `taps_row`.
@@ -52,28 +52,33 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         dot2_bad += u32::from(dsp::dot2(&x[..n], &w[..n], &v[..n]) != want);
     }
     writeln!(out, "kernel_check dot2 cases={CASES} mismatches={dot2_bad}")?;
-    let mut pw_bad = 0;
+    let mut pairs_bad = 0;
+    let mut f = [0u8; 2 * MAX_C];
     for _ in 0..CASES {
-        let (c, hw) = (1 + rng.below(MAX_C), 1 + rng.below(MAX_HW));
-        let p0 = rng.below(hw);
-        rng.fill(&mut x[..c * hw]);
-        rng.fill(&mut w[..c]);
-        let mut want = [0i32; MAX_HW];
-        let mut got = [0i32; MAX_HW];
-        let n = hw - p0;
-        generic::pointwise_row(&x[..c * hw], &w[..c], 0, hw, p0, &mut want[..n]);
-        dsp::pointwise_row(&x[..c * hw], &w[..c], hw, p0, &mut got[..n]);
-        pw_bad += u32::from(want[..n] != got[..n]);
+        // Blocks of 8 bytes: 4 channels of the first vector, then of the second.
+        let len = 8 * rng.below(MAX_C / 4 + 1);
+        rng.fill(&mut x[..len]);
+        rng.fill(&mut f[..len]);
+        let half = |b: &[u8], j: usize, k: usize| i32::from(b[(k / 4) * 8 + 4 * j + k % 4] as i8);
+        let mut want = [0i32; 4];
+        for (i, (xj, fj)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
+            want[i] = (0..len / 2).fold(0i32, |s, k| {
+                s.wrapping_add(half(&x[..len], xj, k) * half(&f[..len], fj, k))
+            });
+        }
+        pairs_bad += u32::from(dsp::dot_pairs(&x[..len], &f[..len]) != want);
     }
     writeln!(
         out,
-        "kernel_check pointwise_row cases={CASES} mismatches={pw_bad}"
+        "kernel_check dot_pairs cases={CASES} mismatches={pairs_bad}"
     )?;
     let mut taps_bad = 0;
     let mut offsets = [0usize; MAX_TAPS];
     for _ in 0..CASES {
         let (taps, n, p0) = (1 + rng.below(MAX_TAPS), 1 + rng.below(MAX_HW), rng.below(8));
-        let len = MAX_REACH + p0 + n;
+        // Room for a last block rounded up to four outputs (else the kernel
+        // would take its generic fallback and check nothing).
+        let len = MAX_REACH + p0 + n + 3;
         rng.fill(&mut x[..len]);
         rng.fill(&mut w[..taps]);
         for o in &mut offsets[..taps] {
@@ -81,22 +86,16 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         }
         let mut want = [0i32; MAX_HW];
         let mut got = [1i32; MAX_HW];
-        generic::taps_row(
-            &x[..len],
-            &offsets[..taps],
-            &w[..taps],
-            0,
-            p0,
-            &mut want[..n],
-        );
-        dsp::taps_row(&x[..len], &offsets[..taps], &w[..taps], p0, &mut got[..n]);
+        let t = generic::Taps::new(&offsets[..taps]);
+        generic::taps_row(&x[..len], &t, &w[..taps], 0, p0, &mut want[..n]);
+        dsp::taps_row(&x[..len], &t, &w[..taps], p0, &mut got[..n]);
         taps_bad += u32::from(want[..n] != got[..n]);
     }
     writeln!(
         out,
         "kernel_check taps_row cases={CASES} mismatches={taps_bad}"
     )?;
-    Ok(dot_bad + dot2_bad + pw_bad + taps_bad)
+    Ok(dot_bad + dot2_bad + pairs_bad + taps_bad)
 }
 
 /// xorshift32: deterministic draws without an RNG crate.

@@ -212,17 +212,32 @@ impl RoundingScaler {
     }
 }
 
-/// [`RoundingScaler`] with a right shift of 33..=62, on 32-bit words.
+/// [`RoundingScaler`] with a right shift of 33..=62, on 32-bit words, plus
+/// an offset (0 unless [`HighWordScaler::offset_by`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HighWordScaler {
     multiplier: i32,
     /// The shift past the product's high word (1..=30).
     shift: u32,
-    /// `2^(shift − 1) − 1` (in high-word units).
+    /// `2^(shift − 1) − 1` (in high-word units), plus the offset `<< shift`.
     nudge: i32,
 }
 
 impl HighWordScaler {
+    /// This scaler with `offset` added to every result, folded into the
+    /// rounding constant (`(h + offset·2^s) >> s = (h >> s) + offset`
+    /// exactly); `None` where the sum could leave i32 (the high word is
+    /// below 2^30 in magnitude).
+    #[inline]
+    pub fn offset_by(self, offset: i32) -> Option<Self> {
+        let nudge = i64::from(self.nudge) + (i64::from(offset) << self.shift);
+        let bound = (1i64 << 31) - (1i64 << 30);
+        (nudge.abs() < bound).then(|| Self {
+            nudge: nudge as i32,
+            ..self
+        })
+    }
+
     /// `round_half_even(acc · scale)`: the rounding of
     /// [`RoundingScaler::apply`], `(val + 2^(S−1) − 1 + odd) >> S` with `S`
     /// the full shift, on the product's words: `2^(S−1) − 1` is `nudge·2^32 +

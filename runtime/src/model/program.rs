@@ -185,6 +185,10 @@ pub const PLANE_TAPS: usize = 25;
 /// and used in bands of output rows.
 pub const PLANE_BYTES: usize = 2048;
 
+/// Bytes past the last phase plane's row of slack (a run of outputs rounded
+/// up to a whole block of four).
+pub const PLANE_SLACK: usize = 3;
+
 /// One input channel of a convolution with one input channel per group
 /// (depthwise layers, and a stem on a one-channel spectrogram), no dilation, at
 /// most [`PLANE_TAPS`] taps: a band of its rows, padded with the input zero
@@ -237,15 +241,17 @@ impl PhasePlanes {
         band(rows)
     }
 
-    /// Bytes of all phase planes, plus one row (`wq`) of slack: outputs are
-    /// computed over whole phase-plane rows (the columns past the output
-    /// width are dropped), and the last of those reads up to `(kW − 1) / sx`
-    /// bytes past the last plane.
+    /// Bytes of all phase planes, plus one row (`wq`) and [`PLANE_SLACK`]
+    /// bytes of slack: outputs are computed in runs over phase-plane rows
+    /// (the columns past the output width are dropped), the last of which
+    /// reads up to `(kW − 1) / sx` bytes past the last plane, and up to three
+    /// more where the Cortex-M4 kernel rounds a run up to whole words.
     pub fn len(&self) -> usize {
         self.phases
             .saturating_mul(self.hq)
             .saturating_mul(self.wq)
             .saturating_add(self.wq)
+            .saturating_add(PLANE_SLACK)
     }
 
     /// Whether the planes hold no byte.

@@ -251,6 +251,7 @@ mod isa {
     }
 }
 
+use super::generic::Taps;
 use isa::{read_word, smlabb, smlad, smlatb, sxtb16, sxtb16_ror8};
 
 /// `Σ_k a[k] · b[k]` of two int8 vectors (`u8` storage), over the shorter
@@ -323,60 +324,6 @@ pub fn dot_pairs(x: &[u8], f: &[u8]) -> [i32; 4] {
     unsafe { isa::dot_pair_blocks(x.as_ptr(), f.as_ptr(), blocks) }
 }
 
-/// [`super::generic::pointwise_row`] with weight zero point 0: `acc[j] +=
-/// Σ_c x[c, p0 + j] · w_m[c]` over `[C, H·W]` planes of `hw` pixels
-/// (`C = w_m.len()`), four pixels at a time ([`pointwise4`]); pixels past the
-/// last whole block go through the scalar loop. Not inlined: inside the
-/// convolution's driver loop the block's values spilled to the stack.
-#[inline(never)]
-pub fn pointwise_row(x: &[u8], w_m: &[u8], hw: usize, p0: usize, acc: &mut [i32]) {
-    let mut blocks = acc.chunks_exact_mut(4);
-    let mut p = p0;
-    for a in &mut blocks {
-        let sums = pointwise4(x, w_m, hw, p);
-        for (a, s) in a.iter_mut().zip(sums) {
-            *a = a.wrapping_add(s);
-        }
-        p += 4;
-    }
-    for (j, a) in blocks.into_remainder().iter_mut().enumerate() {
-        let col = x.get(p + j..).unwrap_or(&[]);
-        let sum = w_m
-            .iter()
-            .zip(col.iter().step_by(hw.max(1)))
-            .fold(0i32, |s, (&wv, &xv)| {
-                s.wrapping_add(i32::from(xv as i8) * i32::from(wv as i8))
-            });
-        *a = a.wrapping_add(sum);
-    }
-}
-
-/// `Σ_c x[c·hw + p + j] · w_m[c]` for the four pixels `j = 0..4`, summed in
-/// registers over the input channels (`mac4` per channel: one word load,
-/// one weight load, 4 MACs). Zero if the planes do not hold the block
-/// (`p + 4 > hw` or `x` shorter than `C · hw`).
-#[inline]
-#[allow(unsafe_code)]
-pub fn pointwise4(x: &[u8], w_m: &[u8], hw: usize, p: usize) -> [i32; 4] {
-    let mut acc = [0i32; 4];
-    // Every read below is of bytes `c·hw + p .. c·hw + p + 4` with c < C.
-    let Some(x) = w_m.len().checked_mul(hw).and_then(|len| x.get(..len)) else {
-        return acc;
-    };
-    if p.checked_add(4).is_none_or(|end| end > hw) {
-        return acc;
-    }
-    let mut at = p;
-    for &wv in w_m {
-        // SAFETY (`read_word`'s contract): `at` is c·hw + p with c < C, and
-        // c·hw + p + 4 ≤ (C − 1)·hw + hw = C·hw = x.len() by the two checks above.
-        let u = unsafe { read_word(x, at) };
-        mac4(u, i32::from(wv as i8), &mut acc);
-        at += hw;
-    }
-    acc
-}
-
 /// `acc[j] += x[j] · w` for the four int8 values `x[0..4]` in the word `u`:
 /// `SXTB16` splits it into (x0, x2) and (x1, x3), and `SMLABB`/`SMLATB`
 /// multiply each half by `w` and accumulate. Few live values (this replaced
@@ -393,35 +340,34 @@ fn mac4(u: u32, w: i32, acc: &mut [i32; 4]) {
 
 /// [`super::generic::taps_row`] with weight zero point 0: `sums[j] = Σ_k
 /// x[offsets[k] + p0 + j] · w[k]` (the taps of a depthwise convolution over
-/// its phase planes), four outputs at a time (`mac4` per tap); leftover
-/// outputs go through the generic loop.
+/// its phase planes), four outputs at a time (`mac4` per tap); a last,
+/// partial block is computed whole and cut (the planes keep slack for it),
+/// and a run whose blocks would read past `x` takes the generic loop.
 #[inline(never)]
 #[allow(unsafe_code)]
-pub fn taps_row(x: &[u8], offsets: &[usize], w: &[u8], p0: usize, sums: &mut [i32]) {
-    let n = sums.len();
-    let reach = offsets.iter().zip(w).try_fold(0usize, |m, (&o, _)| {
-        o.checked_add(p0)?.checked_add(n).map(|e| m.max(e))
-    });
-    if reach.is_none_or(|r| r > x.len()) {
-        super::generic::taps_row(x, offsets, w, 0, p0, sums);
+pub fn taps_row(x: &[u8], taps: &Taps<'_>, w: &[u8], p0: usize, sums: &mut [i32]) {
+    let blocks = sums.len().div_ceil(4);
+    let end = taps
+        .reach()
+        .checked_add(p0)
+        .and_then(|e| e.checked_add(4 * blocks));
+    if end.is_none_or(|e| e > x.len()) {
+        super::generic::taps_row(x, taps, w, 0, p0, sums);
         return;
     }
-    let mut blocks = sums.chunks_exact_mut(4);
     let mut p = p0;
-    for s in &mut blocks {
+    for s in sums.chunks_mut(4) {
         let mut acc = [0i32; 4];
-        for (&o, &wv) in offsets.iter().zip(w) {
-            // SAFETY (`read_word`'s contract): p + 4 ≤ p0 + n, so the read
-            // ends at or before offsets[k] + p0 + n ≤ reach ≤ x.len().
+        for (&o, &wv) in taps.offsets().iter().zip(w) {
+            // SAFETY (`read_word`'s contract): o ≤ reach and p + 4 ≤ p0 +
+            // 4·blocks, so the read ends at or before `end` ≤ x.len().
             let u = unsafe { read_word(x, o + p) };
             mac4(u, i32::from(wv as i8), &mut acc);
         }
-        s.copy_from_slice(&acc);
+        for (s, a) in s.iter_mut().zip(acc) {
+            *s = a;
+        }
         p += 4;
-    }
-    let done = n - blocks.into_remainder().len();
-    if let Some(tail) = sums.get_mut(done..) {
-        super::generic::taps_row(x, offsets, w, 0, p0 + done, tail);
     }
 }
 
@@ -476,27 +422,15 @@ mod tests {
         fn taps_row_equals_generic(taps in 1usize..26, n in 1usize..30, p0 in 0usize..9, seed in any::<u64>()) {
             let mut s = seed | 1;
             let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
-            let x: Vec<u8> = (0..160).map(|_| next() as u8).collect();
+            // Up to 139 bytes are read: shorter planes take the generic fallback.
+            let len = 100 + (next() % 60) as usize;
+            let x: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let offsets: Vec<usize> = (0..taps).map(|_| (next() % 100) as usize).collect();
             let w: Vec<u8> = (0..taps).map(|_| next() as u8).collect();
+            let taps = Taps::new(&offsets);
             let (mut want, mut got) = (vec![0i32; n], vec![5i32; n]);
-            generic::taps_row(&x, &offsets, &w, 0, p0, &mut want);
-            taps_row(&x, &offsets, &w, p0, &mut got);
-            prop_assert_eq!(got, want);
-        }
-
-        #[test]
-        fn pointwise_row_equals_generic(c in 1usize..11, hw in 1usize..40, p0_frac in 0.0f64..1.0, seed in any::<u64>()) {
-            let mut s = seed | 1;
-            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s as u8 };
-            let x: Vec<u8> = (0..c * hw).map(|_| next()).collect();
-            let w: Vec<u8> = (0..c).map(|_| next()).collect();
-            let p0 = ((hw as f64) * p0_frac) as usize;
-            let n = hw - p0;
-            let mut want = vec![-3i32; n];
-            let mut got = want.clone();
-            generic::pointwise_row(&x, &w, 0, hw, p0, &mut want);
-            pointwise_row(&x, &w, hw, p0, &mut got);
+            generic::taps_row(&x, &taps, &w, 0, p0, &mut want);
+            taps_row(&x, &taps, &w, p0, &mut got);
             prop_assert_eq!(got, want);
         }
     }

@@ -2,7 +2,7 @@
 //! (as tract's i32 accumulators do; validated models never get near it).
 //! Bytes are int8 values stored in `u8` (`b as i8`).
 
-use crate::fixed::{RoundingScaler, round_half_even_f32};
+use crate::fixed::{HighWordScaler, RoundingScaler, round_half_even_f32};
 use crate::model::program::{Bias, ConvGeometry, Output};
 
 /// Converts an accumulator to the output: `clamp(round_half_even(acc · scale) + zp)`.
@@ -14,22 +14,46 @@ pub fn requantize(acc: i32, scaler: RoundingScaler, out: &Output) -> u8 {
     v.clamp(i32::from(out.clamp.0), i32::from(out.clamp.1)) as i8 as u8
 }
 
-/// [`requantize`] of `bias + acc[j]` into `y[j]` for a run of one channel's
-/// accumulators, with the rounding's constants worked out once when the scale
-/// is in the usual range ([`RoundingScaler::high_word`]).
+/// [`requantize`] of `bias + acc` for one channel's outputs: rows of `cols`
+/// outputs, `y` holding them back to back and `acc` one row every
+/// `acc_stride` values (the positions between are dropped), with the
+/// rounding's constants and the zero point worked out once when the scale is
+/// in the usual range ([`RoundingScaler::high_word`]).
 #[inline(never)]
-pub fn requantize_row(acc: &[i32], bias: i32, scaler: RoundingScaler, out: &Output, y: &mut [u8]) {
-    let Some(word) = scaler.high_word() else {
-        for (o, &a) in y.iter_mut().zip(acc) {
-            *o = requantize(bias.wrapping_add(a), scaler, out);
-        }
-        return;
-    };
+pub fn requantize_rows(
+    acc: &[i32],
+    acc_stride: usize,
+    bias: i32,
+    scaler: RoundingScaler,
+    out: &Output,
+    y: &mut [u8],
+    cols: usize,
+) {
+    let rows = acc.chunks(acc_stride.max(1)).zip(y.chunks_mut(cols.max(1)));
     let zp = i32::from(out.quant.zero_point);
     let (lo, hi) = (i32::from(out.clamp.0), i32::from(out.clamp.1));
+    match scaler.high_word().and_then(|word| word.offset_by(zp)) {
+        Some(word) => {
+            for (acc, y) in rows {
+                requantize_run(acc, y, bias, word, lo, hi);
+            }
+        }
+        None => {
+            for (acc, y) in rows {
+                for (o, &a) in y.iter_mut().zip(acc) {
+                    *o = requantize(bias.wrapping_add(a), scaler, out);
+                }
+            }
+        }
+    }
+}
+
+/// One row of [`requantize_rows`]: few live values (the zero point is in
+/// `word`), so the loop keeps them all in registers.
+#[inline(always)]
+fn requantize_run(acc: &[i32], y: &mut [u8], bias: i32, word: HighWordScaler, lo: i32, hi: i32) {
     for (o, &a) in y.iter_mut().zip(acc) {
-        let v = word.apply(bias.wrapping_add(a)) + zp;
-        *o = v.max(lo).min(hi) as i8 as u8;
+        *o = word.apply(bias.wrapping_add(a)).max(lo).min(hi) as i8 as u8;
     }
 }
 
@@ -165,14 +189,43 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc:
     }
 }
 
-/// `sums[j] = Σ_k x[offsets[k] + p0 + j] · (w[k] − w_zp)` for the outputs
-/// `j` of one row: the taps of a depthwise convolution over its zero-point
-/// padded phase planes (`model::program::PhasePlanes`), where each tap is a
-/// fixed offset and consecutive outputs read consecutive bytes. Tap-outer:
-/// one contiguous multiply-add per tap. Bytes past the end of `x` count as 0.
-pub fn taps_row(x: &[u8], offsets: &[usize], w: &[u8], w_zp: i32, p0: usize, sums: &mut [i32]) {
+/// The taps of a convolution over its phase planes
+/// (`model::program::PhasePlanes`): one fixed offset per tap, and the
+/// furthest of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Taps<'a> {
+    offsets: &'a [usize],
+    reach: usize,
+}
+
+impl<'a> Taps<'a> {
+    /// Taps at `offsets`.
+    pub fn new(offsets: &'a [usize]) -> Self {
+        Self {
+            offsets,
+            reach: offsets.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    /// The offset of each tap.
+    pub fn offsets(&self) -> &'a [usize] {
+        self.offsets
+    }
+
+    /// The largest offset.
+    pub fn reach(&self) -> usize {
+        self.reach
+    }
+}
+
+/// `sums[j] = Σ_k x[offsets[k] + p0 + j] · (w[k] − w_zp)` for a run of
+/// outputs: the taps of a convolution with one input channel per group over
+/// its zero-point padded phase planes, where each tap is a fixed offset and
+/// consecutive outputs read consecutive bytes. Tap-outer: one contiguous
+/// multiply-add per tap. Bytes past the end of `x` count as 0.
+pub fn taps_row(x: &[u8], taps: &Taps<'_>, w: &[u8], w_zp: i32, p0: usize, sums: &mut [i32]) {
     sums.fill(0);
-    for (&o, &wv) in offsets.iter().zip(w) {
+    for (&o, &wv) in taps.offsets().iter().zip(w) {
         let wv = i32::from(wv as i8) - w_zp;
         let start = o.saturating_add(p0);
         let xs = x.get(start..).unwrap_or(&[]);
@@ -286,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn requantize_row_equals_requantize() {
+    fn requantize_rows_equals_requantize() {
         let mut rnd = xorshift(0x9e37_79b9);
         for case in 0..400 {
             let out = Output {
@@ -301,11 +354,16 @@ mod tests {
             let scale = (1.0 + rnd(1000) as f32 / 1000.0) * 2f32.powi(rnd(44) as i32 - 40);
             let scaler = RoundingScaler::new(scale);
             let bias = rnd(2_000_001) as i32 - 1_000_000;
-            let acc: Vec<i32> = (0..1 + rnd(40)).map(|_| rnd(4_000_001) as i32 - 2_000_000).collect();
-            let want: Vec<u8> = acc.iter().map(|&a| requantize(bias + a, scaler, &out)).collect();
-            let mut got = vec![0u8; acc.len()];
-            requantize_row(&acc, bias, scaler, &out, &mut got);
-            assert_eq!(got, want, "scale {scale}, bias {bias}");
+            let (rows, cols, slack) = (1 + rnd(5), 1 + rnd(9), rnd(3));
+            let stride = cols + slack;
+            let acc: Vec<i32> = (0..rows * stride).map(|_| rnd(4_000_001) as i32 - 2_000_000).collect();
+            let want: Vec<u8> = acc
+                .chunks(stride)
+                .flat_map(|row| row[..cols].iter().map(|&a| requantize(bias + a, scaler, &out)))
+                .collect();
+            let mut got = vec![0u8; rows * cols];
+            requantize_rows(&acc, stride, bias, scaler, &out, &mut got, cols);
+            assert_eq!(got, want, "scale {scale}, bias {bias}, {rows}x{cols}+{slack}");
         }
     }
 

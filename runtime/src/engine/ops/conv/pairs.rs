@@ -5,7 +5,7 @@
 
 use super::channel;
 use crate::engine::kernels::dsp;
-use crate::engine::kernels::generic::{requantize_row, weight_sum};
+use crate::engine::kernels::generic::{requantize_rows, weight_sum};
 use crate::model::program::{ConvStep, PixelPairs};
 
 /// Pixels whose accumulators [`pointwise`] keeps at once (per filter of the
@@ -65,7 +65,7 @@ pub(super) fn pointwise(
                     if let (Some(ch), Some(out), Some(acc)) =
                         (ch, y.get_mut(start..start + len), accs.get(k))
                     {
-                        requantize_row(acc, bias, ch.scaler, &step.y, out);
+                        requantize_rows(acc, len, bias, ch.scaler, &step.y, out, len);
                     }
                 }
             }

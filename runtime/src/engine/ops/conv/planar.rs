@@ -3,7 +3,7 @@
 
 use super::{DSP, channel};
 use crate::engine::kernels::dsp;
-use crate::engine::kernels::generic::{self, requantize_row, weight_sum};
+use crate::engine::kernels::generic::{self, Taps, requantize_rows, weight_sum};
 use crate::model::program::{ConvGeometry, ConvStep, PLANE_TAPS, PhasePlanes};
 
 /// Positions [`planar`] sums at once (a stack buffer).
@@ -38,43 +38,45 @@ pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u
         let (ky, kx) = (k / kw.max(1), k % kw.max(1));
         *o = ((ky % sy) * sx + kx % sx) * plane_len + (ky / sy) * pp.wq + kx / sx;
     }
-    let offsets = offsets.get(..taps).unwrap_or(&[]);
+    let taps = Taps::new(offsets.get(..taps).unwrap_or(&[]));
     let mut sums = [0i32; TAP_ROW];
+    // Runs of whole rows, as many as `sums` holds (up to the last row's last
+    // output: its slack columns are not summed), or pieces of one row when a
+    // row is longer than that.
+    let run_rows = (TAP_ROW / pp.wq.max(1)).max(1);
     for c in 0..channels {
         let plane = x.get(c * h * w..(c + 1) * h * w).unwrap_or(&[]);
         for oy0 in (0..oh).step_by(pp.rows.max(1)) {
             let rows = pp.rows.min(oh - oy0);
             fill_planes(planes, plane, geo, pp, oy0, x_zp as u8);
             for m in c * mpg..(c + 1) * mpg {
-                let ch = channel(step, m, taps);
+                let ch = channel(step, m, taps.offsets().len());
                 let folded = ch
                     .bias
                     .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, ch.w_zp)));
+                let sum = |p0: usize, sums: &mut [i32]| {
+                    if DSP && ch.w_zp == 0 {
+                        dsp::taps_row(planes, &taps, ch.w_m, p0, sums);
+                    } else {
+                        generic::taps_row(planes, &taps, ch.w_m, ch.w_zp, p0, sums);
+                    }
+                };
                 let start = (m * oh + oy0) * ow;
                 let out = y.get_mut(start..start + rows * ow).unwrap_or(&mut []);
-                let positions = rows * pp.wq;
-                for p0 in (0..positions).step_by(TAP_ROW) {
-                    let sums = &mut sums[..TAP_ROW.min(positions - p0)];
-                    if DSP && ch.w_zp == 0 {
-                        dsp::taps_row(planes, offsets, ch.w_m, p0, sums);
+                for r0 in (0..rows).step_by(run_rows) {
+                    let nr = run_rows.min(rows - r0);
+                    let out = out.get_mut(r0 * ow..(r0 + nr) * ow).unwrap_or(&mut []);
+                    if pp.wq <= TAP_ROW {
+                        let sums = sums.get_mut(..nr * pp.wq - (pp.wq - ow)).unwrap_or(&mut []);
+                        sum(r0 * pp.wq, sums);
+                        requantize_rows(sums, pp.wq, folded, ch.scaler, &step.y, out, ow);
                     } else {
-                        generic::taps_row(planes, offsets, ch.w_m, ch.w_zp, p0, sums);
-                    }
-                    // Requantised a row's outputs at a time (the slack past
-                    // each row's OW columns is dropped).
-                    let end = p0 + sums.len();
-                    let mut p = p0;
-                    while p < end {
-                        let (row, col) = (p / pp.wq, p % pp.wq);
-                        let row_end = ((row + 1) * pp.wq).min(end);
-                        let stop = (row * pp.wq + ow).min(row_end);
-                        if let (Some(acc), Some(o)) = (
-                            sums.get(p - p0..stop.max(p) - p0),
-                            out.get_mut(row * ow + col..(row * ow + col + stop.saturating_sub(p))),
-                        ) {
-                            requantize_row(acc, folded, ch.scaler, &step.y, o);
+                        for (c0, out) in (0..ow).step_by(TAP_ROW).zip(out.chunks_mut(TAP_ROW)) {
+                            let sums = sums.get_mut(..out.len()).unwrap_or(&mut []);
+                            sum(r0 * pp.wq + c0, sums);
+                            let n = out.len();
+                            requantize_rows(sums, n, folded, ch.scaler, &step.y, out, n);
                         }
-                        p = row_end;
                     }
                 }
             }
@@ -118,10 +120,12 @@ fn fill_planes(
             for phase in 0..sx {
                 let ix0 = (phase + sx - geo.pads[1] % sx) % sx;
                 let start = row_base + phase * plane_len + (ix0 + geo.pads[1]) / sx;
-                let dst = planes.get_mut(start..).unwrap_or(&mut []);
-                let src = row.get(ix0..).unwrap_or(&[]).iter().step_by(sx);
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    *d = v;
+                let src = row.get(ix0..).unwrap_or(&[]);
+                let count = src.len().div_ceil(sx);
+                if let Some(dst) = planes.get_mut(start..start + count) {
+                    for (d, s) in dst.iter_mut().zip(src.chunks(sx)) {
+                        *d = s.first().copied().unwrap_or(zp);
+                    }
                 }
             }
         }
@@ -133,7 +137,7 @@ mod tests {
     use super::*;
     use crate::engine::ops::conv::run;
     use crate::engine::ops::conv::testing::{RandomConv, rng};
-    use crate::model::program::PLANE_BYTES;
+    use crate::model::program::{PLANE_BYTES, PLANE_SLACK};
     use proptest::prelude::*;
 
     proptest! {
@@ -142,7 +146,7 @@ mod tests {
         /// the generic row path byte for byte.
         #[test]
         fn planar_equals_the_row_path(
-            group in 1usize..4, mpg in 1usize..4, h in 1usize..64, w in 1usize..48,
+            group in 1usize..4, mpg in 1usize..4, h in 1usize..64, w in 1usize..100,
             kh in 1usize..6, kw in 1usize..6, sy in 1usize..3, sx in 1usize..5,
             pt in 0usize..3, pl in 0usize..3, x_zp in -20i8..20, seed in any::<u64>(),
         ) {
@@ -160,7 +164,7 @@ mod tests {
                 group,
             };
             let pp = PhasePlanes::of(&geo).expect("one input channel per group");
-            prop_assert!(pp.len() <= PLANE_BYTES.max(pp.phases * (kh.div_ceil(sy)) * pp.wq + pp.wq));
+            prop_assert!(pp.len() <= PLANE_BYTES.max(pp.phases * (kh.div_ceil(sy)) * pp.wq + pp.wq + PLANE_SLACK));
             let conv = RandomConv::new(&geo, &mut next);
             let mut step = conv.step(geo, x_zp);
             let n = out.iter().product();
