@@ -130,46 +130,68 @@ impl ConvGeometry {
     }
 }
 
-/// Most pixel bytes of [`PixelPairs`] scratch: layers with more are packed
-/// and run in bands of pixels.
+/// Most bytes of packed pixels in [`PixelPairs`] scratch of a pointwise
+/// layer (its input repacked: the more pixels per band, the fewer times each
+/// filter pair is packed); layers with more run in bands of pixels.
 pub const PAIR_BYTES: usize = 8192;
 
-/// A pointwise convolution's input repacked for dot products of two pixels
-/// with two filters at once (the Cortex-M4 path, as CMSIS-NN's 1×1 kernel on
-/// channels-last data): the pixels of a band in pairs, each pair's channels
-/// in blocks of four, eight bytes per block (the four of the first pixel,
-/// then the same four of the second); channels past `C` and a pixel past the
-/// band's end hold 0. After the pixels, `2 · channels` bytes hold the filter
-/// pair being run, packed the same way. The scratch lives in the arena,
-/// planned for its one step.
+/// Most bytes of packed pixels in [`PixelPairs`] scratch of any other
+/// convolution (gathered windows, which can outgrow the input many times:
+/// a 5×5 stem's are 25 bytes per output pixel).
+pub const WINDOW_PAIR_BYTES: usize = 2048;
+
+/// A convolution with at least two output channels per group, its output
+/// pixels' input windows (`C/group · kH · kW` bytes, in weight order)
+/// packed for dot products of two pixels with two filters at once (the
+/// Cortex-M4 path, as CMSIS-NN's kernels on channels-last data): a band of
+/// pixels in pairs, each pair's windows in blocks of four bytes, eight bytes
+/// per block (the four of the first pixel, then the same four of the second),
+/// window bytes padded to a multiple of four. After the pixels, `2 · window`
+/// bytes hold the filter pair being run, packed the same way with zeros in
+/// the padding. For pointwise layers the window is a pixel's channels. The
+/// scratch lives in the arena, planned for its one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PixelPairs {
-    /// Input channels rounded up to a multiple of 4.
-    pub channels: usize,
-    /// Pixels per band (even; all of them, rounded up, when they fit [`PAIR_BYTES`]).
+    /// Window bytes (`C/group · kH · kW`) rounded up to a multiple of 4.
+    pub window: usize,
+    /// Pixels per band (even; all of them, rounded up, when they fit
+    /// [`PAIR_BYTES`] or [`WINDOW_PAIR_BYTES`]; at least 2).
     pub pixels: usize,
 }
 
 impl PixelPairs {
-    /// The packing of `geo`, if it is a pointwise convolution.
+    /// The packing of `geo`, if it has at least two output channels per group.
     pub fn of(geo: &ConvGeometry) -> Option<Self> {
-        if !geo.is_pointwise() || geo.in_chw[0] == 0 {
+        let group = geo.group;
+        if group == 0 || geo.out_chw[0] / group < 2 || geo.in_chw[0] % group != 0 {
             return None;
         }
-        let channels = geo.in_chw[0].checked_next_multiple_of(4)?;
-        let hw = geo.in_chw[1].checked_mul(geo.in_chw[2])?;
-        let fit = (PAIR_BYTES / channels) & !1;
+        let [kh, kw] = geo.kernel;
+        let window = (geo.in_chw[0] / group)
+            .checked_mul(kh)?
+            .checked_mul(kw)?
+            .checked_next_multiple_of(4)?;
+        if window == 0 {
+            return None;
+        }
+        let cap = if geo.is_pointwise() {
+            PAIR_BYTES
+        } else {
+            WINDOW_PAIR_BYTES
+        };
+        let pixels = geo.out_chw[1].checked_mul(geo.out_chw[2])?;
         Some(Self {
-            channels,
-            pixels: hw.checked_next_multiple_of(2)?.min(fit).max(2),
+            window,
+            pixels: pixels
+                .checked_next_multiple_of(2)?
+                .min(cap / window & !1)
+                .max(2),
         })
     }
 
     /// Bytes of the packed pixels and the filter pair.
     pub fn len(&self) -> usize {
-        self.pixels
-            .saturating_add(2)
-            .saturating_mul(self.channels)
+        self.pixels.saturating_add(2).saturating_mul(self.window)
     }
 
     /// Whether the packing holds no byte.
@@ -277,9 +299,10 @@ pub struct ConvStep<'a> {
     pub geo: ConvGeometry,
     /// Output.
     pub y: Output,
-    /// The step's arena scratch: [`PhasePlanes::of`]`(geo)` bytes (depthwise
-    /// layers, one-channel stems) or [`PixelPairs::of`]`(geo)` bytes
-    /// (pointwise layers).
+    /// The step's arena scratch: the larger of [`PhasePlanes::of`]`(geo)`
+    /// (depthwise layers, one-channel stems) and [`PixelPairs::of`]`(geo)`
+    /// (several outputs per group) where they apply; the kernels take
+    /// whichever suits their target.
     pub scratch: Option<Tid>,
 }
 

@@ -2,13 +2,13 @@
 //! int8 values per 32-bit load, widened two at a time to 16-bit halves
 //! (`SXTB16`, and `SXTB16 … ROR #8` for the odd bytes), then multiplied and
 //! accumulated from the halves: two at a time along one vector (`SMLAD`:
-//! `acc + lo·lo + hi·hi`, dot products) or one half at a time into four
+//! `acc + lo·lo + hi·hi`, [`dot_pairs`]) or one half at a time into four
 //! neighbouring outputs that share a weight (`SMLABB`/`SMLATB`: `acc + half·w`,
-//! rows of outputs).
+//! [`taps_row`]).
 //!
 //! Under `cfg(matpac_dsp)` (set by the crate's build script for `thumbv7em-*`)
-//! the five instruction wrappers below are single instructions through `asm!`
-//! (and `read_word` one unaligned `LDR`); on other
+//! the four instruction wrappers below are single instructions through `asm!`,
+//! `read_word` one unaligned `LDR` and `dot_pair_blocks` one `asm!` loop; on other
 //! targets they are portable Rust with the same results, so the kernels'
 //! logic is property-tested on the host and the instructions themselves are
 //! checked against [`super::generic`] on Cortex-M4 by the firmware's QEMU
@@ -58,17 +58,6 @@ mod isa {
         // SAFETY: register-only instruction, see the module comment.
         unsafe {
             asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags))
-        };
-        r
-    }
-
-    /// `acc + a.lo · b.lo + a.hi · b.hi` (signed 16-bit halves).
-    #[inline(always)]
-    pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-        let r: i32;
-        // SAFETY: register-only instruction (sets only the sticky Q flag).
-        unsafe {
-            asm!("smlad {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack))
         };
         r
     }
@@ -252,60 +241,7 @@ mod isa {
 }
 
 use super::generic::Taps;
-use isa::{read_word, smlabb, smlad, smlatb, sxtb16, sxtb16_ror8};
-
-/// `Σ_k a[k] · b[k]` of two int8 vectors (`u8` storage), over the shorter
-/// length, wrapping: the window sum of one output of a convolution whose
-/// window was gathered into `a` and whose weights (zero point 0) are `b`.
-#[inline]
-pub fn dot(a: &[u8], b: &[u8]) -> i32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (a.get(..n).unwrap_or(&[]), b.get(..n).unwrap_or(&[]));
-    let (mut qa, mut qb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let mut acc = 0i32;
-    for (u, v) in (&mut qa).zip(&mut qb) {
-        let (u, v) = (word(u), word(v));
-        acc = smlad(sxtb16(u), sxtb16(v), acc);
-        acc = smlad(sxtb16_ror8(u), sxtb16_ror8(v), acc);
-    }
-    for (&u, &v) in qa.remainder().iter().zip(qb.remainder()) {
-        acc = acc.wrapping_add(i32::from(u as i8) * i32::from(v as i8));
-    }
-    acc
-}
-
-/// [`dot`] of one vector `a` with two, `b0` and `b1` (two filters over one
-/// gathered window): each word of `a` is loaded and widened once for both,
-/// 8 MACs from 3 loads.
-#[inline]
-pub fn dot2(a: &[u8], b0: &[u8], b1: &[u8]) -> [i32; 2] {
-    let n = a.len().min(b0.len()).min(b1.len());
-    let (a, b0, b1) = (
-        a.get(..n).unwrap_or(&[]),
-        b0.get(..n).unwrap_or(&[]),
-        b1.get(..n).unwrap_or(&[]),
-    );
-    let (mut qa, mut q0, mut q1) = (a.chunks_exact(4), b0.chunks_exact(4), b1.chunks_exact(4));
-    let mut acc = [0i32; 2];
-    for ((u, v0), v1) in (&mut qa).zip(&mut q0).zip(&mut q1) {
-        let u = word(u);
-        let (ue, uo) = (sxtb16(u), sxtb16_ror8(u));
-        let (v0, v1) = (word(v0), word(v1));
-        acc[0] = smlad(uo, sxtb16_ror8(v0), smlad(ue, sxtb16(v0), acc[0]));
-        acc[1] = smlad(uo, sxtb16_ror8(v1), smlad(ue, sxtb16(v1), acc[1]));
-    }
-    let tail = qa
-        .remainder()
-        .iter()
-        .zip(q0.remainder())
-        .zip(q1.remainder());
-    for ((&u, &v0), &v1) in tail {
-        let u = i32::from(u as i8);
-        acc[0] = acc[0].wrapping_add(u * i32::from(v0 as i8));
-        acc[1] = acc[1].wrapping_add(u * i32::from(v1 as i8));
-    }
-    acc
-}
+use isa::{read_word, smlabb, smlatb, sxtb16, sxtb16_ror8};
 
 /// The four dot products of a pixel pair with a filter pair, both packed in
 /// blocks of eight bytes (four channels of the first, then the same four of
@@ -355,8 +291,7 @@ pub fn taps_row(x: &[u8], taps: &Taps<'_>, w: &[u8], p0: usize, sums: &mut [i32]
         super::generic::taps_row(x, taps, w, 0, p0, sums);
         return;
     }
-    let mut p = p0;
-    for s in sums.chunks_mut(4) {
+    let block = |p: usize| {
         let mut acc = [0i32; 4];
         for (&o, &wv) in taps.offsets().iter().zip(w) {
             // SAFETY (`read_word`'s contract): o ≤ reach and p + 4 ≤ p0 +
@@ -364,15 +299,26 @@ pub fn taps_row(x: &[u8], taps: &Taps<'_>, w: &[u8], p0: usize, sums: &mut [i32]
             let u = unsafe { read_word(x, o + p) };
             mac4(u, i32::from(wv as i8), &mut acc);
         }
-        for (s, a) in s.iter_mut().zip(acc) {
+        acc
+    };
+    let mut blocks = sums.chunks_exact_mut(4);
+    let mut p = p0;
+    for s in &mut blocks {
+        s.copy_from_slice(&block(p));
+        p += 4;
+    }
+    let tail = blocks.into_remainder();
+    if !tail.is_empty() {
+        let acc = block(p);
+        for (s, a) in tail.iter_mut().zip(acc) {
             *s = a;
         }
-        p += 4;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::isa::smlad;
     use super::*;
     use crate::engine::kernels::generic;
     use proptest::prelude::*;
@@ -390,18 +336,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn dot_equals_the_scalar_sum(a in prop::collection::vec(any::<u8>(), 0..70), b in prop::collection::vec(any::<u8>(), 0..70)) {
-            let want = a.iter().zip(&b).fold(0i32, |s, (&u, &v)| s + i32::from(u as i8) * i32::from(v as i8));
-            prop_assert_eq!(dot(&a, &b), want);
-        }
-
-        #[test]
-        fn dot2_equals_two_dots(a in prop::collection::vec(any::<u8>(), 0..70), b in prop::collection::vec(any::<u8>(), 0..70), c in prop::collection::vec(any::<u8>(), 0..70)) {
-            let n = a.len().min(b.len()).min(c.len());
-            prop_assert_eq!(dot2(&a, &b, &c), [dot(&a[..n], &b[..n]), dot(&a[..n], &c[..n])]);
-        }
-
-        #[test]
         fn dot_pairs_equals_four_dots(blocks in 0usize..12, seed in any::<u64>()) {
             let mut s = seed | 1;
             let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s as u8 };
@@ -412,6 +346,9 @@ mod tests {
                 v.chunks_exact(8).flat_map(|b| b[4 * j..4 * j + 4].to_vec()).collect()
             };
             let (x0, x1, f0, f1) = (half(&x, 0), half(&x, 1), half(&f, 0), half(&f, 1));
+            let dot = |a: &[u8], b: &[u8]| {
+                a.iter().zip(b).fold(0i32, |s, (&u, &v)| s + i32::from(u as i8) * i32::from(v as i8))
+            };
             prop_assert_eq!(
                 dot_pairs(&x, &f),
                 [dot(&x0, &f0), dot(&x0, &f1), dot(&x1, &f0), dot(&x1, &f1)]

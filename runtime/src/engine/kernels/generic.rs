@@ -2,7 +2,7 @@
 //! (as tract's i32 accumulators do; validated models never get near it).
 //! Bytes are int8 values stored in `u8` (`b as i8`).
 
-use crate::fixed::{HighWordScaler, RoundingScaler, round_half_even_f32};
+use crate::fixed::{RoundingScaler, round_half_even_f32};
 use crate::model::program::{Bias, ConvGeometry, Output};
 
 /// Converts an accumulator to the output: `clamp(round_half_even(acc · scale) + zp)`.
@@ -29,31 +29,36 @@ pub fn requantize_rows(
     y: &mut [u8],
     cols: usize,
 ) {
-    let rows = acc.chunks(acc_stride.max(1)).zip(y.chunks_mut(cols.max(1)));
     let zp = i32::from(out.quant.zero_point);
     let (lo, hi) = (i32::from(out.clamp.0), i32::from(out.clamp.1));
     match scaler.high_word().and_then(|word| word.offset_by(zp)) {
-        Some(word) => {
-            for (acc, y) in rows {
-                requantize_run(acc, y, bias, word, lo, hi);
-            }
-        }
-        None => {
-            for (acc, y) in rows {
-                for (o, &a) in y.iter_mut().zip(acc) {
-                    *o = requantize(bias.wrapping_add(a), scaler, out);
-                }
-            }
-        }
+        // The int8 range itself (no fused activation, or a Relu whose zero
+        // point is −128): one saturation (`SSAT` on Arm).
+        Some(word) if (lo, hi) == (-128, 127) => each_row(acc, acc_stride, y, cols, |a| {
+            word.apply(bias.wrapping_add(a)).clamp(-128, 127) as i8 as u8
+        }),
+        Some(word) => each_row(acc, acc_stride, y, cols, |a| {
+            word.apply(bias.wrapping_add(a)).max(lo).min(hi) as i8 as u8
+        }),
+        None => each_row(acc, acc_stride, y, cols, |a| {
+            requantize(bias.wrapping_add(a), scaler, out)
+        }),
     }
 }
 
-/// One row of [`requantize_rows`]: few live values (the zero point is in
-/// `word`), so the loop keeps them all in registers.
+/// `y[r·cols + c] = f(acc[r·acc_stride + c])`, a row at a time (the inner
+/// loop keeps only its own values live, so they stay in registers).
 #[inline(always)]
-fn requantize_run(acc: &[i32], y: &mut [u8], bias: i32, word: HighWordScaler, lo: i32, hi: i32) {
-    for (o, &a) in y.iter_mut().zip(acc) {
-        *o = word.apply(bias.wrapping_add(a)).max(lo).min(hi) as i8 as u8;
+fn each_row(acc: &[i32], acc_stride: usize, y: &mut [u8], cols: usize, f: impl Fn(i32) -> u8) {
+    let mut start = 0usize;
+    for y in y.chunks_mut(cols.max(1)) {
+        let Some(acc) = acc.get(start..start + y.len()) else {
+            return;
+        };
+        for (o, &a) in y.iter_mut().zip(acc) {
+            *o = f(a);
+        }
+        start += acc_stride;
     }
 }
 

@@ -1,11 +1,9 @@
 //! Quantised 2-D convolution (regular, grouped and depthwise), NCHW, through
-//! one of four paths: [`planar`] (one input channel per group: depthwise
-//! layers, a one-channel stem), [`pairs`] (pointwise layers, Cortex-M4),
-//! [`gathered`] (other convolutions with several outputs per group,
-//! Cortex-M4) and the generic row loops below (everything else, and off
-//! Cortex-M4 everything but `planar`).
+//! one of three paths: [`pairs`] (several outputs per group, Cortex-M4),
+//! [`planar`] (one input channel per group: depthwise layers, and a
+//! one-channel stem off Cortex-M4) and the generic row loops below
+//! (everything else).
 
-mod gathered;
 mod pairs;
 mod planar;
 
@@ -15,12 +13,10 @@ use crate::engine::kernels::generic::{
 use crate::fixed::RoundingScaler;
 use crate::model::program::{ConvStep, PhasePlanes, PixelPairs};
 
-/// Whether the DSP-extension kernels ([`crate::engine::kernels::dsp`]) run the layers they cover
-/// (Cortex-M4/M7; elsewhere the generic loops are faster than their portable
-/// stand-ins).
+/// Whether the DSP-extension kernels ([`crate::engine::kernels::dsp`]) run
+/// the layers they cover (Cortex-M4/M7; elsewhere the generic loops are faster
+/// than their portable stand-ins).
 const DSP: bool = cfg!(matpac_dsp);
-/// Most bytes of one output's window (`C/group · kH · kW`) [`gathered`] takes.
-const WINDOW_CAP: usize = 128;
 
 /// Runs `step`: `x` is `[C, H, W]` int8, `y` is `[M, OH, OW]` int8;
 /// `scratch` is the step's arena scratch (`step.scratch`, else empty).
@@ -34,27 +30,20 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
     let w_len = cpg * kh * kw;
     let x_zp = i32::from(step.x_quant.zero_point);
     let has_scratch = |len: usize| step.scratch.is_some() && scratch.len() >= len;
+    // The DSP kernels take weights with zero point 0 only.
+    if DSP
+        && let Some(pairs) = PixelPairs::of(geo)
+        && has_scratch(pairs.len())
+        && (0..m_out).all(|m| step.w_quant.channel(m).1 == 0)
+    {
+        pairs::run(step, &pairs, x, y, scratch);
+        return;
+    }
     if let Some(pp) = PhasePlanes::of(geo)
         && has_scratch(pp.len())
     {
         planar::planar(step, &pp, x, y, scratch);
         return;
-    }
-    // The DSP kernels take weights with zero point 0 only.
-    if DSP && (0..m_out).all(|m| step.w_quant.channel(m).1 == 0) {
-        if let Some(pairs) = PixelPairs::of(geo)
-            && has_scratch(pairs.len())
-        {
-            pairs::pointwise(step, &pairs, x, y, scratch);
-            return;
-        }
-        // (Depthwise layers would gather a window per output for a single
-        // dot: 42 instructions per MAC on Cortex-M4, against 16 through
-        // `planar`.)
-        if !geo.is_pointwise() && mpg > 1 && w_len <= WINDOW_CAP {
-            gathered::gathered(step, x, y);
-            return;
-        }
     }
     // A pointwise layer is a matrix product over the H·W pixels of each
     // plane, run as one long row.
