@@ -248,14 +248,15 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
     let bias = bias(l, bias_sym, m, qop)?;
     let w_bytes = int8_raw(l, &w.c)?;
     // Convolutions with one input channel per group (depthwise layers, a
-    // one-channel stem) get room for their padded, stride-phase-split input
-    // planes, those with several outputs per group for their windows packed
-    // in pixel pairs (the larger where both apply), as an arena tensor alive
-    // during their own step only; planned on every target, so that the arena
-    // a host plans is the one a Cortex-M4 needs.
-    let scratch_len = PhasePlanes::of(&geo)
-        .map_or(0, |p| p.len())
-        .max(PixelPairs::of(&geo).map_or(0, |p| p.len()));
+    // one-channel stem) get their padded, stride-phase-split input planes,
+    // others with several outputs per group their windows packed in pixel
+    // pairs, as an arena tensor alive during their own step only (planned on
+    // every target, so that the arena a host plans is the one a Cortex-M4
+    // needs).
+    let scratch_len = match PhasePlanes::of(&geo) {
+        Some(planes) => planes.len(),
+        None => PixelPairs::of(&geo).map_or(0, |p| p.len()),
+    };
     let scratch = match scratch_len {
         0 => None,
         len => Some(l.new_tensor(len, l.steps.len() + 1)?),

@@ -299,10 +299,9 @@ pub struct ConvStep<'a> {
     pub geo: ConvGeometry,
     /// Output.
     pub y: Output,
-    /// The step's arena scratch: the larger of [`PhasePlanes::of`]`(geo)`
-    /// (depthwise layers, one-channel stems) and [`PixelPairs::of`]`(geo)`
-    /// (several outputs per group) where they apply; the kernels take
-    /// whichever suits their target.
+    /// The step's arena scratch: [`PhasePlanes::of`]`(geo)` bytes (depthwise
+    /// layers, one-channel stems), else [`PixelPairs::of`]`(geo)` bytes (other
+    /// convolutions with several outputs per group; used on Cortex-M4).
     pub scratch: Option<Tid>,
 }
 

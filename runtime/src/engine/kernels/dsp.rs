@@ -20,15 +20,6 @@
 //! onnxruntime's per-channel int8 make them); the callers fall back to the
 //! generic kernels otherwise.
 
-/// The bytes of `b` (4 of them) as a little-endian word.
-#[inline(always)]
-fn word(b: &[u8]) -> u32 {
-    match *b {
-        [b0, b1, b2, b3] => u32::from_le_bytes([b0, b1, b2, b3]),
-        _ => 0,
-    }
-}
-
 #[cfg(matpac_dsp)]
 #[allow(unsafe_code)]
 mod isa {
@@ -163,6 +154,14 @@ mod isa {
 mod isa {
     //! The same operations in portable Rust (host tests of the kernels' logic).
 
+    /// The bytes of `b` (4 of them) as a little-endian word.
+    fn word(b: &[u8]) -> u32 {
+        match *b {
+            [b0, b1, b2, b3] => u32::from_le_bytes([b0, b1, b2, b3]),
+            _ => 0,
+        }
+    }
+
     fn halves(x: u32) -> (i32, i32) {
         (
             i32::from(x as u16 as i16),
@@ -215,10 +214,10 @@ mod isa {
         };
         let mut acc = [0i32; 4];
         for (xb, fb) in x.chunks_exact(8).zip(f.chunks_exact(8)) {
-            let (f0, f1) = (super::word(&fb[..4]), super::word(&fb[4..]));
+            let (f0, f1) = (word(&fb[..4]), word(&fb[4..]));
             let (f0e, f0o, f1e, f1o) = (sxtb16(f0), sxtb16_ror8(f0), sxtb16(f1), sxtb16_ror8(f1));
             for (j, xw) in [&xb[..4], &xb[4..]].into_iter().enumerate() {
-                let xw = super::word(xw);
+                let xw = word(xw);
                 let (xe, xo) = (sxtb16(xw), sxtb16_ror8(xw));
                 acc[2 * j] = smlad(xo, f0o, smlad(xe, f0e, acc[2 * j]));
                 acc[2 * j + 1] = smlad(xo, f1o, smlad(xe, f1e, acc[2 * j + 1]));
@@ -236,7 +235,7 @@ mod isa {
     pub unsafe fn read_word(x: &[u8], at: usize) -> u32 {
         at.checked_add(4)
             .and_then(|end| x.get(at..end))
-            .map_or(0, super::word)
+            .map_or(0, word)
     }
 }
 
