@@ -2,7 +2,7 @@
 //! (as tract's i32 accumulators do; validated models never get near it).
 //! Bytes are int8 values stored in `u8` (`b as i8`).
 
-use crate::fixed::{RoundingScaler, round_half_even_f32};
+use crate::fixed::{HighWordScaler, RoundingScaler, round_half_even_f32};
 use crate::model::program::{Bias, ConvGeometry, Output};
 
 /// Converts an accumulator to the output: `clamp(round_half_even(acc · scale) + zp)`.
@@ -14,34 +14,54 @@ pub fn requantize(acc: i32, scaler: RoundingScaler, out: &Output) -> u8 {
     v.clamp(i32::from(out.clamp.0), i32::from(out.clamp.1)) as i8 as u8
 }
 
+/// One output channel's requantisation, its constants worked out once:
+/// [`requantize`] in the form its scale and clamp allow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Requant {
+    /// The usual scale range, zero point folded in, clamp to the whole int8
+    /// range (no fused activation, or a Relu whose zero point is −128): one
+    /// saturation (`SSAT` on Arm).
+    Saturate(HighWordScaler),
+    /// The usual scale range, zero point folded in, then this clamp.
+    Clamp(HighWordScaler, i32, i32),
+    /// Any other scale: [`requantize`] itself.
+    Exact(RoundingScaler, Output),
+}
+
+impl Requant {
+    /// The requantisation by `scaler` into `out`.
+    pub fn new(scaler: RoundingScaler, out: &Output) -> Self {
+        let zp = i32::from(out.quant.zero_point);
+        let (lo, hi) = (i32::from(out.clamp.0), i32::from(out.clamp.1));
+        match scaler.high_word().and_then(|word| word.offset_by(zp)) {
+            Some(word) if (lo, hi) == (-128, 127) => Self::Saturate(word),
+            Some(word) => Self::Clamp(word, lo, hi),
+            None => Self::Exact(scaler, *out),
+        }
+    }
+}
+
 /// [`requantize`] of `bias + acc` for one channel's outputs: rows of `cols`
 /// outputs, `y` holding them back to back and `acc` one row every
-/// `acc_stride` values (the positions between are dropped), with the
-/// rounding's constants and the zero point worked out once when the scale is
-/// in the usual range ([`RoundingScaler::high_word`]).
+/// `acc_stride` values (the positions between are dropped).
 #[inline(never)]
 pub fn requantize_rows(
     acc: &[i32],
     acc_stride: usize,
     bias: i32,
-    scaler: RoundingScaler,
-    out: &Output,
+    requant: &Requant,
     y: &mut [u8],
     cols: usize,
 ) {
-    let zp = i32::from(out.quant.zero_point);
-    let (lo, hi) = (i32::from(out.clamp.0), i32::from(out.clamp.1));
-    match scaler.high_word().and_then(|word| word.offset_by(zp)) {
-        // The int8 range itself (no fused activation, or a Relu whose zero
-        // point is −128): one saturation (`SSAT` on Arm).
-        Some(word) if (lo, hi) == (-128, 127) => each_row(acc, acc_stride, y, cols, |a| {
+    match *requant {
+        Requant::Saturate(word) => each_row(acc, acc_stride, y, cols, |a| {
             word.apply(bias.wrapping_add(a)).clamp(-128, 127) as i8 as u8
         }),
-        Some(word) => each_row(acc, acc_stride, y, cols, |a| {
+        Requant::Clamp(word, lo, hi) => each_row(acc, acc_stride, y, cols, |a| {
             word.apply(bias.wrapping_add(a)).max(lo).min(hi) as i8 as u8
         }),
-        None => each_row(acc, acc_stride, y, cols, |a| {
-            requantize(bias.wrapping_add(a), scaler, out)
+        Requant::Exact(scaler, out) => each_row(acc, acc_stride, y, cols, |a| {
+            requantize(bias.wrapping_add(a), scaler, &out)
         }),
     }
 }
@@ -367,7 +387,7 @@ mod tests {
                 .flat_map(|row| row[..cols].iter().map(|&a| requantize(bias + a, scaler, &out)))
                 .collect();
             let mut got = vec![0u8; rows * cols];
-            requantize_rows(&acc, stride, bias, scaler, &out, &mut got, cols);
+            requantize_rows(&acc, stride, bias, &Requant::new(scaler, &out), &mut got, cols);
             assert_eq!(got, want, "scale {scale}, bias {bias}, {rows}x{cols}+{slack}");
         }
     }

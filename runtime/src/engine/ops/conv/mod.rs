@@ -10,7 +10,7 @@ mod pairs;
 mod planar;
 
 use crate::engine::kernels::generic::{
-    ROW_CHUNK, bias_acc, channel_scaler, conv_row, pointwise_row, requantize, weight_sum,
+    ROW_CHUNK, Requant, bias_acc, channel_scaler, conv_row, pointwise_row, requantize, weight_sum,
 };
 use crate::fixed::RoundingScaler;
 use crate::model::program::{ConvStep, PhasePlanes, PixelPairs};
@@ -105,6 +105,13 @@ struct Channel<'w> {
     w_zp: i32,
     bias: i32,
     scaler: RoundingScaler,
+}
+
+impl Channel<'_> {
+    /// The requantisation prepared for runs of outputs.
+    fn requant(&self, step: &ConvStep<'_>) -> Requant {
+        Requant::new(self.scaler, &step.y)
+    }
 }
 
 #[cfg(test)]

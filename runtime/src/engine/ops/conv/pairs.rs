@@ -58,6 +58,7 @@ pub(super) fn run(
                 let chs = [m0, m0 + 1].map(|m| (m < end).then(|| channel(step, m, w_len)));
                 let [w0, w1] = chs.each_ref().map(|ch| ch.as_ref().map_or(&[][..], |ch| ch.w_m));
                 pack_filters(w0, w1, filters);
+                let requants = chs.each_ref().map(|ch| ch.as_ref().map(|ch| ch.requant(step)));
                 let biases = chs.each_ref().map(|ch| {
                     ch.as_ref().map_or(0, |ch| {
                         let zp_sum = i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, 0));
@@ -75,12 +76,12 @@ pub(super) fn run(
                         a0.copy_from_slice(&[a00, a10]);
                         a1.copy_from_slice(&[a01, a11]);
                     }
-                    for (k, (ch, bias)) in chs.iter().zip(biases).enumerate() {
+                    for (k, (requant, bias)) in requants.iter().zip(biases).enumerate() {
                         let start = (m0 + k) * ohw + p0 + r0;
-                        if let (Some(ch), Some(out), Some(acc)) =
-                            (ch, y.get_mut(start..start + len), accs.get(k))
+                        if let (Some(requant), Some(out), Some(acc)) =
+                            (requant, y.get_mut(start..start + len), accs.get(k))
                         {
-                            requantize_rows(acc, len, bias, ch.scaler, &step.y, out, len);
+                            requantize_rows(acc, len, bias, requant, out, len);
                         }
                     }
                 }

@@ -54,6 +54,7 @@ pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u
                 let folded = ch
                     .bias
                     .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, ch.w_zp)));
+                let requant = ch.requant(step);
                 let sum = |p0: usize, sums: &mut [i32]| {
                     if DSP && ch.w_zp == 0 {
                         dsp::taps_row(planes, &taps, ch.w_m, p0, sums);
@@ -69,13 +70,13 @@ pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u
                     if pp.wq <= TAP_ROW {
                         let sums = sums.get_mut(..nr * pp.wq - (pp.wq - ow)).unwrap_or(&mut []);
                         sum(r0 * pp.wq, sums);
-                        requantize_rows(sums, pp.wq, folded, ch.scaler, &step.y, out, ow);
+                        requantize_rows(sums, pp.wq, folded, &requant, out, ow);
                     } else {
                         for (c0, out) in (0..ow).step_by(TAP_ROW).zip(out.chunks_mut(TAP_ROW)) {
                             let sums = sums.get_mut(..out.len()).unwrap_or(&mut []);
                             sum(r0 * pp.wq + c0, sums);
                             let n = out.len();
-                            requantize_rows(sums, n, folded, ch.scaler, &step.y, out, n);
+                            requantize_rows(sums, n, folded, &requant, out, n);
                         }
                     }
                 }
