@@ -40,6 +40,7 @@ pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u
     }
     let taps = Taps::new(offsets.get(..taps).unwrap_or(&[]));
     let mut sums = [0i32; TAP_ROW];
+    let mut pairs = dsp::TapPairs::new();
     // Runs of whole rows, as many as `sums` holds (up to the last row's last
     // output: its slack columns are not summed), or pieces of one row when a
     // row is longer than that.
@@ -55,10 +56,10 @@ pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u
                     .bias
                     .wrapping_sub(i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, ch.w_zp)));
                 let requant = ch.requant(step);
+                let paired = DSP && ch.w_zp == 0 && pairs.set(&taps, ch.w_m);
+                let pairs = &pairs;
                 let sum = |p0: usize, sums: &mut [i32]| {
-                    if DSP && ch.w_zp == 0 {
-                        dsp::taps_row(planes, &taps, ch.w_m, p0, sums);
-                    } else {
+                    if !(paired && dsp::taps_row(planes, pairs, p0, sums)) {
                         generic::taps_row(planes, &taps, ch.w_m, ch.w_zp, p0, sums);
                     }
                 };
