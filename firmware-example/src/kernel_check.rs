@@ -11,10 +11,12 @@ use matpac_runtime::engine::kernels::{dsp, generic};
 /// Random cases per kernel.
 pub const CASES: u32 = 400;
 
-/// Most window bytes per pixel drawn for `dot_pairs`, and most outputs for
-/// `taps_row`.
+/// Most window bytes per pixel drawn for `dot_pair_run`, and most outputs
+/// for `taps_row`.
 const MAX_C: usize = 40;
 const MAX_HW: usize = 70;
+/// Most pixel pairs drawn for `dot_pair_run`.
+const MAX_PAIRS: usize = 6;
 /// Most taps, and the largest tap offset, drawn for `taps_row`.
 const MAX_TAPS: usize = 25;
 const MAX_REACH: usize = 300;
@@ -28,22 +30,30 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
     let mut pairs_bad = 0;
     let mut f = [0u8; 2 * MAX_C];
     for _ in 0..CASES {
-        // Blocks of 8 bytes: 4 channels of the first vector, then of the second.
-        let len = 8 * rng.below(MAX_C / 4 + 1);
-        rng.fill(&mut x[..len]);
+        // Pixel pairs and a filter pair of `len` bytes each, in blocks of 8:
+        // 4 window bytes of the first vector, then of the second.
+        let len = 8 * (1 + rng.below(MAX_C / 4));
+        let pairs = rng.below(MAX_PAIRS + 1);
+        rng.fill(&mut x[..len * pairs]);
         rng.fill(&mut f[..len]);
         let half = |b: &[u8], j: usize, k: usize| i32::from(b[(k / 4) * 8 + 4 * j + k % 4] as i8);
-        let mut want = [0i32; 4];
-        for (i, (xj, fj)) in [(0, 0), (0, 1), (1, 0), (1, 1)].into_iter().enumerate() {
-            want[i] = (0..len / 2).fold(0i32, |s, k| {
-                s.wrapping_add(half(&x[..len], xj, k) * half(&f[..len], fj, k))
-            });
+        let dot = |xs: &[u8], xj: usize, fj: usize| {
+            (0..len / 2).fold(0i32, |s, k| s.wrapping_add(half(xs, xj, k) * half(&f[..len], fj, k)))
+        };
+        // One slot past the run must stay untouched.
+        let (mut got0, mut got1) = ([7i32; 2 * MAX_PAIRS + 1], [7i32; 2 * MAX_PAIRS + 1]);
+        dsp::dot_pair_run(&x[..len * pairs], &f[..len], &mut got0[..2 * pairs + 1], &mut got1[..2 * pairs + 1]);
+        let mut bad = got0[2 * pairs] != 7 || got1[2 * pairs] != 7;
+        for (q, xs) in x[..len * pairs].chunks_exact(len).enumerate() {
+            for j in 0..2 {
+                bad |= got0[2 * q + j] != dot(xs, j, 0) || got1[2 * q + j] != dot(xs, j, 1);
+            }
         }
-        pairs_bad += u32::from(dsp::dot_pairs(&x[..len], &f[..len]) != want);
+        pairs_bad += u32::from(bad);
     }
     writeln!(
         out,
-        "kernel_check dot_pairs cases={CASES} mismatches={pairs_bad}"
+        "kernel_check dot_pair_run cases={CASES} mismatches={pairs_bad}"
     )?;
     let mut taps_bad = 0;
     let mut offsets = [0usize; MAX_TAPS];

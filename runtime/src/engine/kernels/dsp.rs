@@ -2,7 +2,7 @@
 //! int8 values per 32-bit load, widened two at a time to 16-bit halves
 //! (`SXTB16`, and `SXTB16 … ROR #8` for the odd bytes), then multiplied in
 //! pairs and accumulated (`SMLAD`: `acc + lo·lo + hi·hi`): two pixels × two
-//! filters along packed windows ([`dot_pairs`]), and four neighbouring
+//! filters along packed windows ([`dot_pair_run`]), and four neighbouring
 //! outputs × two taps over phase planes ([`taps_row`], the pairs of bytes
 //! regrouped by `PKHBT`/`PKHTB`).
 //!
@@ -29,34 +29,55 @@ use crate::model::program::PLANE_TAPS;
 mod isa {
     //! The two inner loops in Armv7E-M assembly. Audited: each reads only
     //! the bytes its `# Safety` contract names, writes only its register
-    //! operands (and, in `dot_pair_blocks`, a word it pushes and pops), and
+    //! operands and the outputs its `# Safety` contract names (and, in
+    //! `dot_pair_run`, the words it pushes and pops), and
     //! leaves the stack as it found it. `LDR` takes any alignment on
     //! Cortex-M4 (unaligned access is not trapped unless `CCR.UNALIGN_TRP`
     //! is set, which nothing here does); `LDRD` is used on word-aligned
     //! tables only.
     use core::arch::asm;
 
-    /// [`super::dot_pairs`] over `blocks` (≥ 1) blocks of eight bytes at `x`
-    /// and at `f`: per block, the filter pair's words are widened once into
-    /// four registers, each pixel's word into two, and eight `SMLAD`s
-    /// accumulate. Thirteen live values: the loop borrows `r7` (the frame
-    /// pointer, which `asm!` cannot take as an operand), saved on the stack
-    /// around the loop. `LDR` takes any alignment on Cortex-M4 (unaligned
-    /// access is not trapped unless `CCR.UNALIGN_TRP` is set, which nothing
-    /// here does).
+    /// [`super::dot_pair_run`] of `pairs` (≥ 1) consecutive pixel pairs at
+    /// `x` with the filter pair at `f` (`blocks` ≥ 1 blocks of eight bytes
+    /// each): per block, the filter pair's words are widened once into four
+    /// registers, each pixel's word into two, and eight `SMLAD`s accumulate;
+    /// after each pixel pair its four sums go to `out0` (filter 0: pixel 0,
+    /// pixel 1) and `out1` (filter 1) with `STRD`. Thirteen live values in
+    /// the inner loop: it borrows `r7` (the frame pointer, which `asm!`
+    /// cannot take as an operand), and the outer loop keeps its four values
+    /// on the stack; both are restored before the block ends.
     ///
     /// # Safety
-    /// `blocks ≥ 1`, and `x` and `f` each point to `8 · blocks` readable bytes.
+    /// `pairs ≥ 1`, `blocks ≥ 1`; `x` points to `8 · blocks · pairs` and `f`
+    /// to `8 · blocks` readable bytes; `out0` and `out1` each to `2 · pairs`
+    /// writable, word-aligned `i32`s.
     #[inline(always)]
-    pub unsafe fn dot_pair_blocks(x: *const u8, f: *const u8, blocks: usize) -> [i32; 4] {
-        let mut acc = [0i32; 4];
-        // SAFETY: reads exactly 8·blocks bytes from each pointer (the
-        // caller's contract); r7 is pushed before and popped after its use,
-        // so the frame pointer is intact when the block ends; the stack is
-        // left as found.
+    pub unsafe fn dot_pair_run(
+        x: *const u8,
+        f: *const u8,
+        blocks: usize,
+        pairs: usize,
+        out0: *mut i32,
+        out1: *mut i32,
+    ) {
+        // SAFETY: reads 8·blocks·pairs bytes from `x` and 8·blocks from `f`
+        // (per pixel pair `f` is reloaded from the stacked start), writes
+        // 2·pairs words at each of `out0` and `out1` (the caller's
+        // contract); the four stacked words and r7 are popped before the
+        // block ends, so the stack and the frame pointer are as found.
         unsafe {
             asm!(
+                "str {o1}, [sp, #-4]!",
+                "str {o0}, [sp, #-4]!",
+                "str {xend}, [sp, #-4]!",
+                "str {f}, [sp, #-4]!",
                 "push {{r7}}",
+                // [sp]: r7, +4: f start, +8: x end, +12: out0, +16: out1
+                "3:",
+                "mov {a0}, #0",
+                "mov {a1}, #0",
+                "mov {a2}, #0",
+                "mov {a3}, #0",
                 "2:",
                 "ldr r7, [{f}], #4",
                 "sxtb16 {f0e}, r7",
@@ -78,24 +99,37 @@ mod isa {
                 "smlad {a2}, {xo}, r7, {a2}",
                 "smlad {a3}, {xe}, {f1e}, {a3}",
                 "smlad {a3}, {xo}, {f1o}, {a3}",
-                "cmp {x}, {end}",
+                "cmp {f}, {fend}",
                 "bne 2b",
+                "ldr {xe}, [sp, #12]",
+                "strd {a0}, {a2}, [{xe}], #8",
+                "str {xe}, [sp, #12]",
+                "ldr {xe}, [sp, #16]",
+                "strd {a1}, {a3}, [{xe}], #8",
+                "str {xe}, [sp, #16]",
+                "ldr {f}, [sp, #4]",
+                "ldr {xe}, [sp, #8]",
+                "cmp {x}, {xe}",
+                "bne 3b",
                 "pop {{r7}}",
+                "add sp, sp, #16",
                 x = inout(reg) x => _,
                 f = inout(reg) f => _,
-                end = in(reg) x.add(8 * blocks),
-                a0 = inout(reg) acc[0],
-                a1 = inout(reg) acc[1],
-                a2 = inout(reg) acc[2],
-                a3 = inout(reg) acc[3],
-                f0e = out(reg) _,
-                f1e = out(reg) _,
-                f1o = out(reg) _,
-                xe = out(reg) _,
-                xo = out(reg) _,
+                fend = inout(reg) f.add(8 * blocks) => _,
+                xend = in(reg) x.add(8 * blocks * pairs),
+                o0 = in(reg) out0,
+                o1 = in(reg) out1,
+                a0 = lateout(reg) _,
+                a1 = lateout(reg) _,
+                a2 = lateout(reg) _,
+                a3 = lateout(reg) _,
+                f0e = lateout(reg) _,
+                f1e = lateout(reg) _,
+                f1o = lateout(reg) _,
+                xe = lateout(reg) _,
+                xo = lateout(reg) _,
             );
         }
-        acc
     }
 
     /// [`super::taps_row`]'s four outputs at `base` over `pairs` (≥ 1)
@@ -189,31 +223,47 @@ mod isa {
         acc.wrapping_add((a0 * b0).wrapping_add(a1 * b1))
     }
 
-    /// [`super::dot_pairs`] over `blocks` blocks of eight bytes at `x` and at `f`.
+    /// [`super::dot_pair_run`] of `pairs` consecutive pixel pairs at `x`
+    /// with the filter pair at `f` (`blocks` blocks of eight bytes each), as
+    /// the Arm loop computes them.
     ///
     /// # Safety
-    /// `x` and `f` each point to `8 · blocks` readable bytes.
+    /// `x` points to `8 · blocks · pairs` and `f` to `8 · blocks` readable
+    /// bytes; `out0` and `out1` each to `2 · pairs` writable `i32`s.
     #[allow(unsafe_code)]
-    pub unsafe fn dot_pair_blocks(x: *const u8, f: *const u8, blocks: usize) -> [i32; 4] {
+    pub unsafe fn dot_pair_run(
+        x: *const u8,
+        f: *const u8,
+        blocks: usize,
+        pairs: usize,
+        out0: *mut i32,
+        out1: *mut i32,
+    ) {
         // SAFETY: the caller's contract.
-        let (x, f) = unsafe {
+        let (x, f, out0, out1) = unsafe {
             (
-                core::slice::from_raw_parts(x, 8 * blocks),
+                core::slice::from_raw_parts(x, 8 * blocks * pairs),
                 core::slice::from_raw_parts(f, 8 * blocks),
+                core::slice::from_raw_parts_mut(out0, 2 * pairs),
+                core::slice::from_raw_parts_mut(out1, 2 * pairs),
             )
         };
-        let mut acc = [0i32; 4];
-        for (xb, fb) in x.chunks_exact(8).zip(f.chunks_exact(8)) {
-            let (f0, f1) = (word(&fb[..4]), word(&fb[4..]));
-            let (f0e, f0o, f1e, f1o) = (sxtb16(f0), sxtb16_ror8(f0), sxtb16(f1), sxtb16_ror8(f1));
-            for (j, xw) in [&xb[..4], &xb[4..]].into_iter().enumerate() {
-                let xw = word(xw);
-                let (xe, xo) = (sxtb16(xw), sxtb16_ror8(xw));
-                acc[2 * j] = smlad(xo, f0o, smlad(xe, f0e, acc[2 * j]));
-                acc[2 * j + 1] = smlad(xo, f1o, smlad(xe, f1e, acc[2 * j + 1]));
+        let outs = out0.chunks_exact_mut(2).zip(out1.chunks_exact_mut(2));
+        for (pixel_pair, (o0, o1)) in x.chunks_exact(8 * blocks.max(1)).zip(outs) {
+            let mut acc = [0i32; 4];
+            for (xb, fb) in pixel_pair.chunks_exact(8).zip(f.chunks_exact(8)) {
+                let (f0, f1) = (word(&fb[..4]), word(&fb[4..]));
+                let (f0e, f0o, f1e, f1o) = (sxtb16(f0), sxtb16_ror8(f0), sxtb16(f1), sxtb16_ror8(f1));
+                for (j, xw) in [&xb[..4], &xb[4..]].into_iter().enumerate() {
+                    let xw = word(xw);
+                    let (xe, xo) = (sxtb16(xw), sxtb16_ror8(xw));
+                    acc[2 * j] = smlad(xo, f0o, smlad(xe, f0e, acc[2 * j]));
+                    acc[2 * j + 1] = smlad(xo, f1o, smlad(xe, f1e, acc[2 * j + 1]));
+                }
             }
+            o0.copy_from_slice(&[acc[0], acc[2]]);
+            o1.copy_from_slice(&[acc[1], acc[3]]);
         }
-        acc
     }
 
     /// [`super::taps_row`]'s four outputs at `base` over `pairs` tap pairs
@@ -245,19 +295,36 @@ mod isa {
     }
 }
 
-/// The four dot products of a pixel pair with a filter pair, both packed in
-/// blocks of eight bytes (four channels of the first, then the same four of
-/// the second; `model::program::PixelPairs`): `[x0·f0, x0·f1, x1·f0,
-/// x1·f1]` over the blocks both hold, wrapping. Per block: four word loads,
-/// eight `SXTB16` and eight `SMLAD` for 16 MACs.
+/// The dot products of consecutive pixel pairs with one filter pair, all
+/// packed in blocks of eight bytes (four window bytes of the first, then the
+/// same four of the second; `model::program::PixelPairs`): `x` holds pixel
+/// pairs of `f.len()` bytes each; for pixel pair `q`, `out0[2q + j]` is pixel
+/// `j` · filter 0 and `out1[2q + j]` pixel `j` · filter 1, wrapping. Runs as
+/// many pixel pairs as `x`, `out0` and `out1` hold (none unless `f` holds
+/// whole blocks). Per block: four word loads, eight `SXTB16` and eight
+/// `SMLAD` for 16 MACs.
 #[allow(unsafe_code)]
-pub fn dot_pairs(x: &[u8], f: &[u8]) -> [i32; 4] {
-    let blocks = x.len().min(f.len()) / 8;
-    if blocks == 0 {
-        return [0; 4];
+pub fn dot_pair_run(x: &[u8], f: &[u8], out0: &mut [i32], out1: &mut [i32]) {
+    let blocks = f.len() / 8;
+    if blocks == 0 || f.len() % 8 != 0 {
+        return;
     }
-    // SAFETY (`dot_pair_blocks`' contract): both slices hold 8·blocks bytes.
-    unsafe { isa::dot_pair_blocks(x.as_ptr(), f.as_ptr(), blocks) }
+    let pairs = (x.len() / f.len()).min(out0.len() / 2).min(out1.len() / 2);
+    if pairs == 0 {
+        return;
+    }
+    // SAFETY (`dot_pair_run`'s contract): x holds pairs·8·blocks bytes, f
+    // 8·blocks, out0 and out1 2·pairs i32s each (i32 slices are word-aligned).
+    unsafe {
+        isa::dot_pair_run(
+            x.as_ptr(),
+            f.as_ptr(),
+            blocks,
+            pairs,
+            out0.as_mut_ptr(),
+            out1.as_mut_ptr(),
+        )
+    }
 }
 
 /// Most entries of a [`TapPairs`] table.
@@ -373,23 +440,34 @@ mod tests {
 
     proptest! {
         #[test]
-        fn dot_pairs_equals_four_dots(blocks in 0usize..12, seed in any::<u64>()) {
+        fn dot_pair_run_equals_four_dots_per_pixel_pair(
+            blocks in 1usize..12, pairs in 0usize..5, seed in any::<u64>(),
+        ) {
             let mut s = seed | 1;
             let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s as u8 };
-            let x: Vec<u8> = (0..8 * blocks).map(|_| next()).collect();
+            let x: Vec<u8> = (0..8 * blocks * pairs).map(|_| next()).collect();
             let f: Vec<u8> = (0..8 * blocks).map(|_| next()).collect();
-            // Block b holds channels 4b..4b+4 of the first vector, then of the second.
+            // Block b holds bytes 4b..4b+4 of the first vector, then of the second.
             let half = |v: &[u8], j: usize| -> Vec<u8> {
                 v.chunks_exact(8).flat_map(|b| b[4 * j..4 * j + 4].to_vec()).collect()
             };
-            let (x0, x1, f0, f1) = (half(&x, 0), half(&x, 1), half(&f, 0), half(&f, 1));
             let dot = |a: &[u8], b: &[u8]| {
                 a.iter().zip(b).fold(0i32, |s, (&u, &v)| s + i32::from(u as i8) * i32::from(v as i8))
             };
-            prop_assert_eq!(
-                dot_pairs(&x, &f),
-                [dot(&x0, &f0), dot(&x0, &f1), dot(&x1, &f0), dot(&x1, &f1)]
-            );
+            let (f0, f1) = (half(&f, 0), half(&f, 1));
+            let (mut want0, mut want1) = (vec![], vec![]);
+            for pair in x.chunks_exact(8 * blocks) {
+                let (x0, x1) = (half(pair, 0), half(pair, 1));
+                want0.extend([dot(&x0, &f0), dot(&x1, &f0)]);
+                want1.extend([dot(&x0, &f1), dot(&x1, &f1)]);
+            }
+            // One slot more than needed: it must stay untouched.
+            let (mut got0, mut got1) = (vec![7i32; 2 * pairs + 1], vec![7i32; 2 * pairs + 1]);
+            dot_pair_run(&x, &f, &mut got0, &mut got1);
+            want0.push(7);
+            want1.push(7);
+            prop_assert_eq!(got0, want0);
+            prop_assert_eq!(got1, want1);
         }
 
         #[test]

@@ -1,7 +1,7 @@
 //! Convolutions with at least two outputs per group on the Cortex-M4 path:
 //! each output pixel's input window packed into [`PixelPairs`] (channels
 //! last, pixels in pairs; for pointwise layers the window is the pixel's
-//! channels), then two pixels × two filters per [`dsp::dot_pairs`] (16 MACs
+//! channels), then two pixels × two filters at a time ([`dsp::dot_pair_run`]: 16 MACs
 //! from four word loads, eight `SXTB16` and eight `SMLAD`), as CMSIS-NN's
 //! kernels do on channels-last data.
 
@@ -70,12 +70,7 @@ pub(super) fn run(
                     // RUN is even: the run starts on a pixel pair.
                     let run = band.get(r0 / 2 * block..(r0 + len).div_ceil(2) * block).unwrap_or(&[]);
                     let [acc0, acc1] = &mut accs;
-                    let outs = acc0.chunks_exact_mut(2).zip(acc1.chunks_exact_mut(2));
-                    for (pixel_pair, (a0, a1)) in run.chunks_exact(block).zip(outs) {
-                        let [a00, a01, a10, a11] = dsp::dot_pairs(pixel_pair, filters);
-                        a0.copy_from_slice(&[a00, a10]);
-                        a1.copy_from_slice(&[a01, a11]);
-                    }
+                    dsp::dot_pair_run(run, filters, acc0, acc1);
                     for (k, (requant, bias)) in requants.iter().zip(biases).enumerate() {
                         let start = (m0 + k) * ohw + p0 + r0;
                         if let (Some(requant), Some(out), Some(acc)) =
