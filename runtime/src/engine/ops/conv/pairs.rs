@@ -7,7 +7,7 @@
 
 use super::channel;
 use crate::engine::kernels::dsp;
-use crate::engine::kernels::generic::{requantize_rows, weight_sum};
+use crate::engine::kernels::generic::requantize_rows;
 use crate::model::program::{ConvGeometry, ConvStep, PixelPairs};
 
 /// Pixels whose accumulators [`run`] keeps at once (per filter of the pair;
@@ -57,12 +57,11 @@ pub(super) fn run(
             for m0 in (g * mpg..end).step_by(2) {
                 let chs = [m0, m0 + 1].map(|m| (m < end).then(|| channel(step, m, w_len)));
                 let [w0, w1] = chs.each_ref().map(|ch| ch.as_ref().map_or(&[][..], |ch| ch.w_m));
-                pack_filters(w0, w1, filters);
+                let sums = pack_filters(w0, w1, filters);
                 let requants = chs.each_ref().map(|ch| ch.as_ref().map(|ch| ch.requant(step)));
-                let biases = chs.each_ref().map(|ch| {
-                    ch.as_ref().map_or(0, |ch| {
-                        let zp_sum = i32::from(x_zp).wrapping_mul(weight_sum(ch.w_m, 0));
-                        ch.bias.wrapping_sub(zp_sum)
+                let biases = [0, 1].map(|k| {
+                    chs[k].as_ref().map_or(0, |ch| {
+                        ch.bias.wrapping_sub(i32::from(x_zp).wrapping_mul(sums[k]))
                     })
                 });
                 for r0 in (0..n).step_by(RUN) {
@@ -93,17 +92,31 @@ fn slot(k: usize, j: usize) -> usize {
 }
 
 /// Packs the pixels `p0 ..` of a pointwise layer's `[c, hw]` input planes
-/// into `band` (pixel pairs of `2 · window` bytes, see [`slot`]). Bytes past
-/// channel `c` and a missing last pixel are left as they are (zero filter
-/// bytes meet them, and that pixel's outputs are dropped).
+/// into `band` (pixel pairs of `2 · window` bytes, see [`slot`]), four
+/// channels of one pixel per word. Bytes past channel `c` and a missing last
+/// pixel are left as they are (zero filter bytes meet them, and that pixel's
+/// outputs are dropped).
 fn pack_pixels(x: &[u8], c: usize, hw: usize, p0: usize, window: usize, band: &mut [u8]) {
     let n = (band.len() / (2 * window).max(1) * 2).min(hw.saturating_sub(p0));
+    let row = |k: usize| x.get(k * hw + p0..k * hw + p0 + n).unwrap_or(&[]);
+    for g in 0..c / 4 {
+        let [a, b, c, e] = [0, 1, 2, 3].map(|k| row(4 * g + k).chunks_exact(2));
+        let at = 8 * g;
+        let pairs = band.chunks_exact_mut(2 * window).zip(a.zip(b).zip(c.zip(e)));
+        for (dst, ((a, b), (c, e))) in pairs {
+            if let Some(d) = dst.get_mut(at..at + 8) {
+                d.copy_from_slice(&[a[0], b[0], c[0], e[0], a[1], b[1], c[1], e[1]]);
+            }
+        }
+    }
+    // An odd last pixel, and the channels past the last whole group of four.
+    let last_pair = n / 2 * 2;
     for k in 0..c {
-        let Some(row) = x.get(k * hw + p0..k * hw + p0 + n) else {
-            return;
-        };
+        let tail = if k < c / 4 * 4 { last_pair } else { 0 };
         let at = slot(k, 0);
-        for (pair, dst) in row.chunks(2).zip(band.chunks_exact_mut(2 * window)) {
+        let rows = row(k).get(tail..).unwrap_or(&[]).chunks(2);
+        let dsts = band.get_mut(tail * window..).unwrap_or(&mut []).chunks_exact_mut(2 * window);
+        for (pair, dst) in rows.zip(dsts) {
             for (j, &v) in pair.iter().enumerate() {
                 if let Some(d) = dst.get_mut(at + 4 * j) {
                     *d = v;
@@ -159,25 +172,34 @@ fn pack_windows(
 }
 
 /// Packs the filter pair `w0`, `w1` (empty: zeros) like one pixel pair,
-/// four bytes at a time, zeros in the padding.
-fn pack_filters(w0: &[u8], w1: &[u8], filters: &mut [u8]) {
+/// four bytes at a time, zeros in the padding; returns each filter's sum
+/// (`Σ w`, what the input zero point multiplies).
+fn pack_filters(w0: &[u8], w1: &[u8], filters: &mut [u8]) -> [i32; 2] {
     filters.fill(0);
+    let mut sums = [0i32; 2];
     for (j, w) in [w0, w1].into_iter().enumerate() {
         let dst = filters.get_mut(4 * j..).unwrap_or(&mut []);
         let mut words = w.chunks_exact(4);
         let mut blocks = dst.chunks_mut(8);
+        let mut sum = 0i32;
         // Words first: `zip` stops on them without taking the next block.
         for (src, d) in (&mut words).zip(&mut blocks) {
-            if let Some(d) = d.get_mut(..4) {
-                d.copy_from_slice(src);
+            if let (Some(d), &[a, b, c, e]) = (d.get_mut(..4), src) {
+                d.copy_from_slice(&[a, b, c, e]);
+                sum = sum.wrapping_add(i32::from(a as i8) + i32::from(b as i8) + i32::from(c as i8) + i32::from(e as i8));
             }
         }
         if let Some(d) = blocks.next() {
             for (d, &v) in d.iter_mut().zip(words.remainder()) {
                 *d = v;
+                sum = sum.wrapping_add(i32::from(v as i8));
             }
         }
+        if let Some(s) = sums.get_mut(j) {
+            *s = sum;
+        }
     }
+    sums
 }
 
 #[cfg(test)]
