@@ -6,7 +6,10 @@
 //! portable stand-ins (the runtime's own property tests cover those).
 
 use core::fmt::Write;
+use matpac_runtime::engine::kernels::generic::Requant;
 use matpac_runtime::engine::kernels::{dsp, generic};
+use matpac_runtime::fixed::RoundingScaler;
+use matpac_runtime::model::program::{Output, Quant};
 
 /// Random cases per kernel.
 pub const CASES: u32 = 400;
@@ -79,7 +82,49 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         out,
         "kernel_check taps_row cases={CASES} mismatches={taps_bad}"
     )?;
-    Ok(pairs_bad + taps_bad)
+    let mut requant_bad = 0;
+    let mut acc = [0i32; MAX_HW];
+    for _ in 0..CASES {
+        let (rows, cols, slack) = (1 + rng.below(6), 1 + rng.below(9), rng.below(3));
+        let stride = cols + slack;
+        // Scale ≈ 2^-m (m 3..23: the asm's usual range), half of them
+        // exactly (their products end in exact ties, which only a right
+        // odd-bit test rounds to even); accumulators that land near
+        // −150..150 (else the saturation hides the rounding), a third of
+        // them on a tie, a third on a whole step.
+        let m = 3 + rng.below(21) as u32;
+        let mantissa = match rng.below(2) {
+            0 => 1.0,
+            _ => 1.0 + rng.below(1000) as f32 / 1000.0,
+        };
+        let scale = mantissa * f32::from_bits((127 - m) << 23);
+        for a in &mut acc[..rows * stride] {
+            let low = match rng.below(3) {
+                0 => 1 << (m - 1),
+                1 => 0,
+                _ => rng.below(1 << m) as i32,
+            };
+            *a = ((rng.below(301) as i32 - 150) << m) + low;
+        }
+        let zp = rng.next() as i8;
+        let out = Output {
+            tensor: 0,
+            quant: Quant { scale: 1.0, zero_point: zp },
+            clamp: (-128, 127),
+        };
+        let bias = (rng.below(21) as i32 - 10) << m;
+        let requant = Requant::new(RoundingScaler::new(scale), &out);
+        let (mut want, mut got) = ([0u8; MAX_HW], [1u8; MAX_HW]);
+        let n = rows * cols;
+        generic::requantize_rows(&acc[..rows * stride], stride, bias, &requant, &mut want[..n], cols);
+        dsp::requantize_rows(&acc[..rows * stride], stride, bias, &requant, &mut got[..n], cols);
+        requant_bad += u32::from(want[..n] != got[..n]);
+    }
+    writeln!(
+        out,
+        "kernel_check requantize_rows cases={CASES} mismatches={requant_bad}"
+    )?;
+    Ok(pairs_bad + taps_bad + requant_bad)
 }
 
 /// xorshift32: deterministic draws without an RNG crate.
@@ -111,6 +156,6 @@ mod tests {
     fn portable_kernels_pass_the_check() {
         let mut text = String::new();
         assert_eq!(super::run(&mut text).unwrap(), 0, "{text}");
-        assert_eq!(text.lines().count(), 2);
+        assert_eq!(text.lines().count(), 3);
     }
 }

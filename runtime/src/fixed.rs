@@ -238,6 +238,12 @@ impl HighWordScaler {
         })
     }
 
+    /// `(multiplier, shift past the high word, nudge)`: the constants
+    /// [`HighWordScaler::apply`] works with (for kernels that inline it).
+    pub fn parts(self) -> (i32, u32, i32) {
+        (self.multiplier, self.shift, self.nudge)
+    }
+
     /// `round_half_even(acc · scale)`: the rounding of
     /// [`RoundingScaler::apply`], `(val + 2^(S−1) − 1 + odd) >> S` with `S`
     /// the full shift, on the product's words: `2^(S−1) − 1` is `nudge·2^32 +

@@ -21,7 +21,7 @@
 //! onnxruntime's per-channel int8 make them); the callers fall back to the
 //! generic kernels otherwise.
 
-use super::generic::Taps;
+use super::generic::{Requant, Taps};
 use crate::model::program::PLANE_TAPS;
 
 #[cfg(matpac_dsp)]
@@ -128,6 +128,68 @@ mod isa {
                 f1o = lateout(reg) _,
                 xe = lateout(reg) _,
                 xo = lateout(reg) _,
+            );
+        }
+    }
+
+    /// [`super::requantize_rows`] in its usual case: `rows · cols` outputs
+    /// (`cols` ≥ 1, at least one row) from rows of `cols` accumulators
+    /// `skip` bytes apart, each `ssat8(((hi + nudge + carry) >> shift))` of
+    /// `(acc + bias) · multiplier = hi·2^32 + lo` with `carry = lo ≠ 0 or
+    /// bit shift of hi` (the rounding of `HighWordScaler::apply`): 14
+    /// instructions per output.
+    ///
+    /// # Safety
+    /// `y` points to `rows · cols` writable bytes; `acc` to readable `i32`s
+    /// covering every row (`(rows − 1) · (cols + skip / 4) + cols`);
+    /// `cols ≥ 1`, `rows ≥ 1`, `1 ≤ shift ≤ 30`.
+    #[inline(always)]
+    pub unsafe fn saturate_rows(
+        acc: *const i32,
+        y: *mut u8,
+        rows: usize,
+        cols: usize,
+        skip: usize,
+        bias: i32,
+        (multiplier, shift, nudge): (i32, u32, i32),
+    ) {
+        // SAFETY: reads and writes only what the caller's contract names;
+        // r7 is pushed before and popped after its use.
+        unsafe {
+            asm!(
+                "push {{r7}}",
+                "3:",
+                "add r7, {y}, {cols}",
+                "2:",
+                "ldr {hi}, [{acc}], #4",
+                "add {hi}, {hi}, {bias}",
+                "smull {lo}, {hi}, {hi}, {mul}",
+                "lsr {t}, {hi}, {sh}",
+                "and {t}, {t}, #1",
+                "orr {t}, {t}, {lo}",
+                "cmp {t}, #1",
+                "adc {hi}, {hi}, {nudge}",
+                "asr {hi}, {hi}, {sh}",
+                "ssat {hi}, #8, {hi}",
+                "strb {hi}, [{y}], #1",
+                "cmp {y}, r7",
+                "bne 2b",
+                "add {acc}, {acc}, {skip}",
+                "cmp {y}, {yend}",
+                "bne 3b",
+                "pop {{r7}}",
+                acc = inout(reg) acc => _,
+                y = inout(reg) y => _,
+                yend = in(reg) y.add(rows * cols),
+                cols = in(reg) cols,
+                skip = in(reg) skip,
+                bias = in(reg) bias,
+                mul = in(reg) multiplier,
+                sh = in(reg) shift,
+                nudge = in(reg) nudge,
+                hi = out(reg) _,
+                lo = out(reg) _,
+                t = out(reg) _,
             );
         }
     }
@@ -266,6 +328,41 @@ mod isa {
         }
     }
 
+    /// [`super::requantize_rows`] in its usual case, as the Arm loop
+    /// computes it.
+    ///
+    /// # Safety
+    /// As the Arm version's.
+    #[allow(unsafe_code)]
+    pub unsafe fn saturate_rows(
+        acc: *const i32,
+        y: *mut u8,
+        rows: usize,
+        cols: usize,
+        skip: usize,
+        bias: i32,
+        (multiplier, shift, nudge): (i32, u32, i32),
+    ) {
+        let stride = cols + skip / 4;
+        // SAFETY: the caller's contract.
+        let (acc, y) = unsafe {
+            (
+                core::slice::from_raw_parts(acc, (rows - 1) * stride + cols),
+                core::slice::from_raw_parts_mut(y, rows * cols),
+            )
+        };
+        for (r, out) in y.chunks_exact_mut(cols).enumerate() {
+            let row = acc.get(r * stride..).unwrap_or(&[]);
+            for (o, &a) in out.iter_mut().zip(row) {
+                let val = i64::from(a.wrapping_add(bias)) * i64::from(multiplier);
+                let (hi, lo) = ((val >> 32) as i32, val as u32);
+                let carry = i32::from(((hi >> shift) & 1) as u32 | lo != 0);
+                let v = hi.wrapping_add(nudge).wrapping_add(carry) >> shift;
+                *o = v.clamp(-128, 127) as i8 as u8;
+            }
+        }
+    }
+
     /// [`super::taps_row`]'s four outputs at `base` over `pairs` tap pairs
     /// of `table`, as the Arm loop computes them.
     ///
@@ -324,6 +421,41 @@ pub fn dot_pair_run(x: &[u8], f: &[u8], out0: &mut [i32], out1: &mut [i32]) {
             out0.as_mut_ptr(),
             out1.as_mut_ptr(),
         )
+    }
+}
+
+/// [`super::generic::requantize_rows`], its usual case
+/// ([`Requant::Saturate`]: the common scale range into the whole int8 range)
+/// in one `asm!` loop over all rows; the other cases, and shapes it does not
+/// cover, go to the generic version.
+#[allow(unsafe_code)]
+pub fn requantize_rows(
+    acc: &[i32],
+    acc_stride: usize,
+    bias: i32,
+    requant: &Requant,
+    y: &mut [u8],
+    cols: usize,
+) {
+    let rows = y.len().checked_div(cols).unwrap_or(0);
+    let covered = acc_stride >= cols
+        && rows > 0
+        && rows * cols == y.len()
+        && (rows - 1)
+            .checked_mul(acc_stride)
+            .and_then(|r| r.checked_add(cols))
+            .is_some_and(|need| need <= acc.len());
+    match requant {
+        Requant::Saturate(word) if covered => {
+            let skip = 4 * (acc_stride - cols);
+            // SAFETY (`saturate_rows`' contract): y holds rows·cols bytes,
+            // acc the (rows − 1)·stride + cols values the rows read (checked
+            // above); cols, rows ≥ 1; a HighWordScaler's shift is 1..=30.
+            unsafe {
+                isa::saturate_rows(acc.as_ptr(), y.as_mut_ptr(), rows, cols, skip, bias, word.parts())
+            }
+        }
+        _ => super::generic::requantize_rows(acc, acc_stride, bias, requant, y, cols),
     }
 }
 
@@ -468,6 +600,42 @@ mod tests {
             want1.push(7);
             prop_assert_eq!(got0, want0);
             prop_assert_eq!(got1, want1);
+        }
+
+        /// Scales ≈ 2^-m, half of them exactly (products ending in exact
+        /// ties, which only a right odd-bit test rounds to even), and
+        /// accumulators landing near −150..150 (where the rounding is not
+        /// hidden by the saturation), a third on a tie, a third on a step.
+        #[test]
+        fn requantize_rows_equals_generic(
+            rows in 1usize..5, cols in 1usize..9, slack in 0usize..3, zp in any::<i8>(),
+            m in 3u32..24, exact in any::<bool>(), relu in any::<bool>(), bias in -10i32..10, seed in any::<u64>(),
+        ) {
+            let mut s = seed | 1;
+            let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+            let stride = cols + slack;
+            let acc: Vec<i32> = (0..rows * stride)
+                .map(|_| {
+                    let low = match next() % 3 {
+                        0 => 1 << (m - 1),
+                        1 => 0,
+                        _ => (next() % (1 << m)) as i32,
+                    };
+                    (((next() % 301) as i32 - 150) << m) + low
+                })
+                .collect();
+            let out = crate::model::program::Output {
+                tensor: 0,
+                quant: crate::model::program::Quant { scale: 1.0, zero_point: zp },
+                clamp: if relu { (zp.max(-100), 127) } else { (-128, 127) },
+            };
+            let mantissa = if exact { 1.0 } else { 1.0 + (next() % 1000) as f32 / 1000.0 };
+            let scale = mantissa * f32::from_bits((127 - m) << 23);
+            let requant = Requant::new(crate::fixed::RoundingScaler::new(scale), &out);
+            let (mut want, mut got) = (vec![0u8; rows * cols], vec![1u8; rows * cols]);
+            generic::requantize_rows(&acc, stride, bias << m, &requant, &mut want, cols);
+            requantize_rows(&acc, stride, bias << m, &requant, &mut got, cols);
+            prop_assert_eq!(got, want);
         }
 
         #[test]

@@ -5,9 +5,8 @@
 //! from four word loads, eight `SXTB16` and eight `SMLAD`), as CMSIS-NN's
 //! kernels do on channels-last data.
 
-use super::channel;
+use super::{channel, requantize_rows};
 use crate::engine::kernels::dsp;
-use crate::engine::kernels::generic::requantize_rows;
 use crate::model::program::{ConvGeometry, ConvStep, PixelPairs};
 
 /// Pixels whose accumulators [`run`] keeps at once (per filter of the pair;

@@ -1,9 +1,9 @@
 //! Convolutions with one input channel per group (depthwise layers, a
 //! one-channel stem) through their stride-phase planes.
 
-use super::{DSP, channel};
+use super::{DSP, channel, requantize_rows};
 use crate::engine::kernels::dsp;
-use crate::engine::kernels::generic::{self, Taps, requantize_rows, weight_sum};
+use crate::engine::kernels::generic::{self, Taps, weight_sum};
 use crate::model::program::{ConvGeometry, ConvStep, PLANE_TAPS, PhasePlanes};
 
 /// Positions [`planar`] sums at once (a stack buffer).
