@@ -232,7 +232,7 @@ impl HighWordScaler {
     pub fn offset_by(self, offset: i32) -> Option<Self> {
         let nudge = i64::from(self.nudge) + (i64::from(offset) << self.shift);
         let bound = (1i64 << 31) - (1i64 << 30);
-        (nudge.abs() < bound).then(|| Self {
+        (nudge.abs() < bound).then_some(Self {
             nudge: nudge as i32,
             ..self
         })

@@ -163,7 +163,7 @@ impl PixelPairs {
     /// The packing of `geo`, if it has at least two output channels per group.
     pub fn of(geo: &ConvGeometry) -> Option<Self> {
         let group = geo.group;
-        if group == 0 || geo.out_chw[0] / group < 2 || geo.in_chw[0] % group != 0 {
+        if group == 0 || geo.out_chw[0] / group < 2 || !geo.in_chw[0].is_multiple_of(group) {
             return None;
         }
         let [kh, kw] = geo.kernel;
@@ -184,7 +184,7 @@ impl PixelPairs {
             window,
             pixels: pixels
                 .checked_next_multiple_of(2)?
-                .min(cap / window & !1)
+                .min((cap / window) & !1)
                 .max(2),
         })
     }

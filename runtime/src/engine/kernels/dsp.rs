@@ -204,7 +204,11 @@ mod isa {
     /// `pairs ≥ 1`; `table` points to `pairs` word-aligned entries; for every
     /// offset `o` in them, `base + o .. base + o + 4` is readable.
     #[inline(always)]
-    pub unsafe fn tap_pair_block(base: *const u8, table: *const [u32; 3], pairs: usize) -> [i32; 4] {
+    pub unsafe fn tap_pair_block(
+        base: *const u8,
+        table: *const [u32; 3],
+        pairs: usize,
+    ) -> [i32; 4] {
         let mut acc = [0i32; 4];
         // SAFETY: reads the table's `pairs` entries and four bytes at each
         // offset from `base` (the caller's contract); registers only otherwise.
@@ -315,7 +319,8 @@ mod isa {
             let mut acc = [0i32; 4];
             for (xb, fb) in pixel_pair.chunks_exact(8).zip(f.chunks_exact(8)) {
                 let (f0, f1) = (word(&fb[..4]), word(&fb[4..]));
-                let (f0e, f0o, f1e, f1o) = (sxtb16(f0), sxtb16_ror8(f0), sxtb16(f1), sxtb16_ror8(f1));
+                let (f0e, f0o, f1e, f1o) =
+                    (sxtb16(f0), sxtb16_ror8(f0), sxtb16(f1), sxtb16_ror8(f1));
                 for (j, xw) in [&xb[..4], &xb[4..]].into_iter().enumerate() {
                     let xw = word(xw);
                     let (xe, xo) = (sxtb16(xw), sxtb16_ror8(xw));
@@ -370,7 +375,11 @@ mod isa {
     /// `table` points to `pairs` entries; for every offset `o` in them,
     /// `base + o .. base + o + 4` is readable.
     #[allow(unsafe_code)]
-    pub unsafe fn tap_pair_block(base: *const u8, table: *const [u32; 3], pairs: usize) -> [i32; 4] {
+    pub unsafe fn tap_pair_block(
+        base: *const u8,
+        table: *const [u32; 3],
+        pairs: usize,
+    ) -> [i32; 4] {
         // SAFETY: the caller's contract.
         let table = unsafe { core::slice::from_raw_parts(table, pairs) };
         let read = |o: u32| {
@@ -403,7 +412,7 @@ mod isa {
 #[allow(unsafe_code)]
 pub fn dot_pair_run(x: &[u8], f: &[u8], out0: &mut [i32], out1: &mut [i32]) {
     let blocks = f.len() / 8;
-    if blocks == 0 || f.len() % 8 != 0 {
+    if blocks == 0 || !f.len().is_multiple_of(8) {
         return;
     }
     let pairs = (x.len() / f.len()).min(out0.len() / 2).min(out1.len() / 2);
@@ -452,7 +461,15 @@ pub fn requantize_rows(
             // acc the (rows − 1)·stride + cols values the rows read (checked
             // above); cols, rows ≥ 1; a HighWordScaler's shift is 1..=30.
             unsafe {
-                isa::saturate_rows(acc.as_ptr(), y.as_mut_ptr(), rows, cols, skip, bias, word.parts())
+                isa::saturate_rows(
+                    acc.as_ptr(),
+                    y.as_mut_ptr(),
+                    rows,
+                    cols,
+                    skip,
+                    bias,
+                    word.parts(),
+                )
             }
         }
         _ => super::generic::requantize_rows(acc, acc_stride, bias, requant, y, cols),
@@ -497,7 +514,11 @@ impl TapPairs {
         if n > PLANE_TAPS {
             return false;
         }
-        for (entry, (o, w)) in self.table.iter_mut().zip(offsets.chunks(2).zip(w.chunks(2))) {
+        for (entry, (o, w)) in self
+            .table
+            .iter_mut()
+            .zip(offsets.chunks(2).zip(w.chunks(2)))
+        {
             let offset = |i: usize| o.get(i).or(o.first()).and_then(|&o| u32::try_from(o).ok());
             let (Some(oa), Some(ob)) = (offset(0), offset(1)) else {
                 return false;

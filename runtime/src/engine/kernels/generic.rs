@@ -373,7 +373,11 @@ mod tests {
                     scale: 1.0,
                     zero_point: (rnd(256) as i32 - 128) as i8,
                 },
-                clamp: if case % 2 == 0 { (-128, 127) } else { (-20, 90) },
+                clamp: if case % 2 == 0 {
+                    (-128, 127)
+                } else {
+                    (-20, 90)
+                },
             };
             // Scales from 2^-40 to 2^3: the usual range and both sides of it.
             let scale = (1.0 + rnd(1000) as f32 / 1000.0) * 2f32.powi(rnd(44) as i32 - 40);
@@ -381,14 +385,30 @@ mod tests {
             let bias = rnd(2_000_001) as i32 - 1_000_000;
             let (rows, cols, slack) = (1 + rnd(5), 1 + rnd(9), rnd(3));
             let stride = cols + slack;
-            let acc: Vec<i32> = (0..rows * stride).map(|_| rnd(4_000_001) as i32 - 2_000_000).collect();
+            let acc: Vec<i32> = (0..rows * stride)
+                .map(|_| rnd(4_000_001) as i32 - 2_000_000)
+                .collect();
             let want: Vec<u8> = acc
                 .chunks(stride)
-                .flat_map(|row| row[..cols].iter().map(|&a| requantize(bias + a, scaler, &out)))
+                .flat_map(|row| {
+                    row[..cols]
+                        .iter()
+                        .map(|&a| requantize(bias + a, scaler, &out))
+                })
                 .collect();
             let mut got = vec![0u8; rows * cols];
-            requantize_rows(&acc, stride, bias, &Requant::new(scaler, &out), &mut got, cols);
-            assert_eq!(got, want, "scale {scale}, bias {bias}, {rows}x{cols}+{slack}");
+            requantize_rows(
+                &acc,
+                stride,
+                bias,
+                &Requant::new(scaler, &out),
+                &mut got,
+                cols,
+            );
+            assert_eq!(
+                got, want,
+                "scale {scale}, bias {bias}, {rows}x{cols}+{slack}"
+            );
         }
     }
 

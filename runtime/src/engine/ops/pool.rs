@@ -37,9 +37,12 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
                     let row = (c * h + iy) * w;
                     let xs = x.get(row + ix0..row + ix1.max(ix0)).unwrap_or(&[]);
                     sum = sum.wrapping_add(if no_clamp {
-                        xs.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8)))
+                        xs.iter()
+                            .fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8)))
                     } else {
-                        xs.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8).clamp(lo, hi)))
+                        xs.iter().fold(0i32, |s, &v| {
+                            s.wrapping_add(i32::from(v as i8).clamp(lo, hi))
+                        })
                     });
                     count += xs.len();
                 }

@@ -55,9 +55,13 @@ pub(super) fn run(
             let end = (g + 1) * mpg;
             for m0 in (g * mpg..end).step_by(2) {
                 let chs = [m0, m0 + 1].map(|m| (m < end).then(|| channel(step, m, w_len)));
-                let [w0, w1] = chs.each_ref().map(|ch| ch.as_ref().map_or(&[][..], |ch| ch.w_m));
+                let [w0, w1] = chs
+                    .each_ref()
+                    .map(|ch| ch.as_ref().map_or(&[][..], |ch| ch.w_m));
                 let sums = pack_filters(w0, w1, filters);
-                let requants = chs.each_ref().map(|ch| ch.as_ref().map(|ch| ch.requant(step)));
+                let requants = chs
+                    .each_ref()
+                    .map(|ch| ch.as_ref().map(|ch| ch.requant(step)));
                 let biases = [0, 1].map(|k| {
                     chs[k].as_ref().map_or(0, |ch| {
                         ch.bias.wrapping_sub(i32::from(x_zp).wrapping_mul(sums[k]))
@@ -66,7 +70,9 @@ pub(super) fn run(
                 for r0 in (0..n).step_by(RUN) {
                     let len = RUN.min(n - r0);
                     // RUN is even: the run starts on a pixel pair.
-                    let run = band.get(r0 / 2 * block..(r0 + len).div_ceil(2) * block).unwrap_or(&[]);
+                    let run = band
+                        .get(r0 / 2 * block..(r0 + len).div_ceil(2) * block)
+                        .unwrap_or(&[]);
                     let [acc0, acc1] = &mut accs;
                     dsp::dot_pair_run(run, filters, acc0, acc1);
                     for (k, (requant, bias)) in requants.iter().zip(biases).enumerate() {
@@ -101,7 +107,9 @@ fn pack_pixels(x: &[u8], c: usize, hw: usize, p0: usize, window: usize, band: &m
     for g in 0..c / 4 {
         let [a, b, c, e] = [0, 1, 2, 3].map(|k| row(4 * g + k).chunks_exact(2));
         let at = 8 * g;
-        let pairs = band.chunks_exact_mut(2 * window).zip(a.zip(b).zip(c.zip(e)));
+        let pairs = band
+            .chunks_exact_mut(2 * window)
+            .zip(a.zip(b).zip(c.zip(e)));
         for (dst, ((a, b), (c, e))) in pairs {
             if let Some(d) = dst.get_mut(at..at + 8) {
                 d.copy_from_slice(&[a[0], b[0], c[0], e[0], a[1], b[1], c[1], e[1]]);
@@ -114,7 +122,10 @@ fn pack_pixels(x: &[u8], c: usize, hw: usize, p0: usize, window: usize, band: &m
         let tail = if k < c / 4 * 4 { last_pair } else { 0 };
         let at = slot(k, 0);
         let rows = row(k).get(tail..).unwrap_or(&[]).chunks(2);
-        let dsts = band.get_mut(tail * window..).unwrap_or(&mut []).chunks_exact_mut(2 * window);
+        let dsts = band
+            .get_mut(tail * window..)
+            .unwrap_or(&mut [])
+            .chunks_exact_mut(2 * window);
         for (pair, dst) in rows.zip(dsts) {
             for (j, &v) in pair.iter().enumerate() {
                 if let Some(d) = dst.get_mut(at + 4 * j) {
@@ -155,7 +166,9 @@ fn pack_windows(
             for ky in 0..kh {
                 let iy = (oy * sy + ky * dy).wrapping_sub(geo.pads[0]);
                 let row = match iy < h {
-                    true => x.get((cc * h + iy) * w..(cc * h + iy + 1) * w).unwrap_or(&[]),
+                    true => x
+                        .get((cc * h + iy) * w..(cc * h + iy + 1) * w)
+                        .unwrap_or(&[]),
                     false => &[],
                 };
                 for kx in 0..kw {
@@ -185,7 +198,12 @@ fn pack_filters(w0: &[u8], w1: &[u8], filters: &mut [u8]) -> [i32; 2] {
         for (src, d) in (&mut words).zip(&mut blocks) {
             if let (Some(d), &[a, b, c, e]) = (d.get_mut(..4), src) {
                 d.copy_from_slice(&[a, b, c, e]);
-                sum = sum.wrapping_add(i32::from(a as i8) + i32::from(b as i8) + i32::from(c as i8) + i32::from(e as i8));
+                sum = sum.wrapping_add(
+                    i32::from(a as i8)
+                        + i32::from(b as i8)
+                        + i32::from(c as i8)
+                        + i32::from(e as i8),
+                );
             }
         }
         if let Some(d) = blocks.next() {

@@ -21,7 +21,13 @@ const TAP_ROW: usize = 64;
 /// are 5–20 outputs wide); the `wq − OW` positions past each row's end are
 /// summed and dropped.
 #[inline(never)]
-pub(super) fn planar(step: &ConvStep<'_>, pp: &PhasePlanes, x: &[u8], y: &mut [u8], planes: &mut [u8]) {
+pub(super) fn planar(
+    step: &ConvStep<'_>,
+    pp: &PhasePlanes,
+    x: &[u8],
+    y: &mut [u8],
+    planes: &mut [u8],
+) {
     let geo = &step.geo;
     let [channels, h, w] = geo.in_chw;
     let [m_out, oh, ow] = geo.out_chw;
@@ -127,7 +133,14 @@ fn fill_planes(
 /// sx`, column `xp / sx`. The columns whose `xp` is a multiple of `sx` start
 /// whole groups of `sx` bytes, one per phase, dealt out in one pass (strides
 /// 2, 3 and 4 unrolled); the bytes before and after those go one by one.
-fn split_row(planes: &mut [u8], row_base: usize, plane_len: usize, row: &[u8], pad: usize, sx: usize) {
+fn split_row(
+    planes: &mut [u8],
+    row_base: usize,
+    plane_len: usize,
+    row: &[u8],
+    pad: usize,
+    sx: usize,
+) {
     let lead = ((sx - pad % sx) % sx).min(row.len());
     let groups = (row.len() - lead) / sx;
     let mut one = |ix: usize, v: u8| {
@@ -169,7 +182,11 @@ fn deal<const S: usize>(planes: &mut [u8], start: usize, plane_len: usize, src: 
     let mut rest = planes.get_mut(start..).unwrap_or(&mut []);
     let mut rows: [&mut [u8]; S] = core::array::from_fn(|_| <&mut [u8]>::default());
     for (phase, r) in rows.iter_mut().enumerate() {
-        let skip = if phase == 0 { Some(0) } else { plane_len.checked_sub(n) };
+        let skip = if phase == 0 {
+            Some(0)
+        } else {
+            plane_len.checked_sub(n)
+        };
         let Some((this, next)) = skip
             .and_then(|skip| core::mem::take(&mut rest).get_mut(skip..))
             .and_then(|s| s.split_at_mut_checked(n))
