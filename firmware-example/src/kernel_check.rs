@@ -41,11 +41,18 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         rng.fill(&mut f[..len]);
         let half = |b: &[u8], j: usize, k: usize| i32::from(b[(k / 4) * 8 + 4 * j + k % 4] as i8);
         let dot = |xs: &[u8], xj: usize, fj: usize| {
-            (0..len / 2).fold(0i32, |s, k| s.wrapping_add(half(xs, xj, k) * half(&f[..len], fj, k)))
+            (0..len / 2).fold(0i32, |s, k| {
+                s.wrapping_add(half(xs, xj, k) * half(&f[..len], fj, k))
+            })
         };
         // One slot past the run must stay untouched.
         let (mut got0, mut got1) = ([7i32; 2 * MAX_PAIRS + 1], [7i32; 2 * MAX_PAIRS + 1]);
-        dsp::dot_pair_run(&x[..len * pairs], &f[..len], &mut got0[..2 * pairs + 1], &mut got1[..2 * pairs + 1]);
+        dsp::dot_pair_run(
+            &x[..len * pairs],
+            &f[..len],
+            &mut got0[..2 * pairs + 1],
+            &mut got1[..2 * pairs + 1],
+        );
         let mut bad = got0[2 * pairs] != 7 || got1[2 * pairs] != 7;
         for (q, xs) in x[..len * pairs].chunks_exact(len).enumerate() {
             for j in 0..2 {
@@ -109,15 +116,32 @@ pub fn run<W: Write>(out: &mut W) -> Result<u32, core::fmt::Error> {
         let zp = rng.next() as i8;
         let out = Output {
             tensor: 0,
-            quant: Quant { scale: 1.0, zero_point: zp },
+            quant: Quant {
+                scale: 1.0,
+                zero_point: zp,
+            },
             clamp: (-128, 127),
         };
         let bias = (rng.below(21) as i32 - 10) << m;
         let requant = Requant::new(RoundingScaler::new(scale), &out);
         let (mut want, mut got) = ([0u8; MAX_HW], [1u8; MAX_HW]);
         let n = rows * cols;
-        generic::requantize_rows(&acc[..rows * stride], stride, bias, &requant, &mut want[..n], cols);
-        dsp::requantize_rows(&acc[..rows * stride], stride, bias, &requant, &mut got[..n], cols);
+        generic::requantize_rows(
+            &acc[..rows * stride],
+            stride,
+            bias,
+            &requant,
+            &mut want[..n],
+            cols,
+        );
+        dsp::requantize_rows(
+            &acc[..rows * stride],
+            stride,
+            bias,
+            &requant,
+            &mut got[..n],
+            cols,
+        );
         requant_bad += u32::from(want[..n] != got[..n]);
     }
     writeln!(
