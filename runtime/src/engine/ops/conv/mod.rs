@@ -99,22 +99,6 @@ fn channel<'w>(step: &ConvStep<'w>, m: usize, w_len: usize) -> Channel<'w> {
     }
 }
 
-/// [`generic::requantize_rows`], or its DSP version on Cortex-M4.
-fn requantize_rows(
-    acc: &[i32],
-    acc_stride: usize,
-    bias: i32,
-    requant: &Requant,
-    y: &mut [u8],
-    cols: usize,
-) {
-    if DSP {
-        crate::engine::kernels::dsp::requantize_rows(acc, acc_stride, bias, requant, y, cols);
-    } else {
-        crate::engine::kernels::generic::requantize_rows(acc, acc_stride, bias, requant, y, cols);
-    }
-}
-
 /// One output channel's weights and requantisation.
 struct Channel<'w> {
     w_m: &'w [u8],

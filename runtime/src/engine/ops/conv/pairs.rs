@@ -5,7 +5,7 @@
 //! from four word loads, eight `SXTB16` and eight `SMLAD`), as CMSIS-NN's
 //! kernels do on channels-last data.
 
-use super::{channel, requantize_rows};
+use super::channel;
 use crate::engine::kernels::dsp;
 use crate::model::program::{ConvGeometry, ConvStep, PixelPairs};
 
@@ -80,7 +80,7 @@ pub(super) fn run(
                         if let (Some(requant), Some(out), Some(acc)) =
                             (requant, y.get_mut(start..start + len), accs.get(k))
                         {
-                            requantize_rows(acc, len, bias, requant, out, len);
+                            dsp::requantize_rows(acc, len, bias, requant, out, len);
                         }
                     }
                 }

@@ -1,7 +1,7 @@
 //! Convolutions with one input channel per group (depthwise layers, a
 //! one-channel stem) through their stride-phase planes.
 
-use super::{DSP, channel, requantize_rows};
+use super::{DSP, channel};
 use crate::engine::kernels::dsp;
 use crate::engine::kernels::generic::{self, Taps, weight_sum};
 use crate::model::program::{ConvGeometry, ConvStep, PLANE_TAPS, PhasePlanes};
@@ -77,13 +77,13 @@ pub(super) fn planar(
                     if pp.wq <= TAP_ROW {
                         let sums = sums.get_mut(..nr * pp.wq - (pp.wq - ow)).unwrap_or(&mut []);
                         sum(r0 * pp.wq, sums);
-                        requantize_rows(sums, pp.wq, folded, &requant, out, ow);
+                        dsp::requantize_rows(sums, pp.wq, folded, &requant, out, ow);
                     } else {
                         for (c0, out) in (0..ow).step_by(TAP_ROW).zip(out.chunks_mut(TAP_ROW)) {
                             let sums = sums.get_mut(..out.len()).unwrap_or(&mut []);
                             sum(r0 * pp.wq + c0, sums);
                             let n = out.len();
-                            requantize_rows(sums, n, folded, &requant, out, n);
+                            dsp::requantize_rows(sums, n, folded, &requant, out, n);
                         }
                     }
                 }
