@@ -15,11 +15,13 @@ const TAP_ROW: usize = 64;
 /// copied into the zero-point-padded phase planes (ONNX pads with the input
 /// zero point; the input zero point is folded into the bias, which the
 /// padding keeps exact), then every output channel of the group sums its taps
-/// at fixed offsets with [`generic::taps_row`] (or its DSP version) over the
-/// `[rows, wq]` grid of phase-plane rows, in runs of [`TAP_ROW`] that cross
-/// row ends (one long run instead of many short rows: the student's planes
-/// are 5–20 outputs wide); the `wq − OW` positions past each row's end are
-/// summed and dropped.
+/// at fixed offsets with [`generic::taps_row`] (on Cortex-M4 [`dsp::taps_row`],
+/// two taps at a time from the channel's [`dsp::TapPairs`]) over the `[rows,
+/// wq]` grid of phase-plane rows, in runs of as many whole rows as
+/// [`TAP_ROW`] positions hold (one run instead of many short rows: the
+/// student's planes are 5–20 outputs wide), and requantises each run's rows
+/// at once; the `wq − OW` positions past each row's end are summed (except
+/// after the run's last row) and dropped.
 #[inline(never)]
 pub(super) fn planar(
     step: &ConvStep<'_>,
