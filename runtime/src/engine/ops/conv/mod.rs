@@ -10,7 +10,8 @@ mod pairs;
 mod planar;
 
 use crate::engine::kernels::generic::{
-    ROW_CHUNK, Requant, bias_acc, channel_scaler, conv_row, pointwise_row, requantize, weight_sum,
+    ROW_CHUNK, Requant, bias_acc, channel_scaler, conv_row, pointwise_row, requantize_rows,
+    weight_sum,
 };
 use crate::fixed::RoundingScaler;
 use crate::model::program::{ConvStep, PhasePlanes, PixelPairs};
@@ -51,12 +52,11 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
     let pointwise = geo.is_pointwise();
     let (rows, cols) = if pointwise { (1, oh * ow) } else { (oh, ow) };
     for m in 0..m_out {
+        let ch = channel(step, m, w_len);
+        let requant = ch.requant(step);
         let Channel {
-            w_m,
-            w_zp,
-            bias,
-            scaler,
-        } = channel(step, m, w_len);
+            w_m, w_zp, bias, ..
+        } = ch;
         let c0 = (m / mpg) * cpg;
         let bias = if pointwise {
             bias.wrapping_sub(x_zp.wrapping_mul(weight_sum(w_m, w_zp)))
@@ -74,13 +74,8 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
                     conv_row(x, x_zp, w_m, w_zp, geo, c0, oy, ox0, acc);
                 }
                 let start = (m * rows + oy) * cols + ox0;
-                for (out, &a) in y
-                    .get_mut(start..start + n)
-                    .unwrap_or(&mut [])
-                    .iter_mut()
-                    .zip(acc.iter())
-                {
-                    *out = requantize(a, scaler, &step.y);
+                if let Some(out) = y.get_mut(start..start + n) {
+                    requantize_rows(acc, n, 0, &requant, out, n);
                 }
             }
         }
