@@ -35,6 +35,7 @@ mod isa {
     //! Cortex-M4 (unaligned access is not trapped unless `CCR.UNALIGN_TRP`
     //! is set, which nothing here does); `LDRD` is used on word-aligned
     //! tables only.
+    use crate::fixed::HighWordScaler;
     use core::arch::asm;
 
     /// [`super::dot_pair_run`] of `pairs` (≥ 1) consecutive pixel pairs at
@@ -136,13 +137,13 @@ mod isa {
     /// (`cols` ≥ 1, at least one row) from rows of `cols` accumulators
     /// `skip` bytes apart, each `ssat8(((hi + nudge + carry) >> shift))` of
     /// `(acc + bias) · multiplier = hi·2^32 + lo` with `carry = lo ≠ 0 or
-    /// bit shift of hi` (the rounding of `HighWordScaler::apply`): 14
-    /// instructions per output.
+    /// bit shift of hi` (the rounding of `HighWordScaler::apply`, on
+    /// `word`'s constants): 14 instructions per output.
     ///
     /// # Safety
     /// `y` points to `rows · cols` writable bytes; `acc` to readable `i32`s
     /// covering every row (`(rows − 1) · (cols + skip / 4) + cols`);
-    /// `cols ≥ 1`, `rows ≥ 1`, `1 ≤ shift ≤ 30`.
+    /// `cols ≥ 1`, `rows ≥ 1` (a `HighWordScaler`'s shift is 1..=30).
     #[inline(always)]
     pub unsafe fn saturate_rows(
         acc: *const i32,
@@ -151,8 +152,9 @@ mod isa {
         cols: usize,
         skip: usize,
         bias: i32,
-        (multiplier, shift, nudge): (i32, u32, i32),
+        word: HighWordScaler,
     ) {
+        let (multiplier, shift, nudge) = word.parts();
         // SAFETY: reads and writes only what the caller's contract names;
         // r7 is pushed before and popped after its use.
         unsafe {
@@ -254,6 +256,8 @@ mod isa {
 mod isa {
     //! The same loops in portable Rust (host tests of the kernels' logic).
 
+    use crate::fixed::HighWordScaler;
+
     /// The bytes of `b` (4 of them) as a little-endian word.
     fn word(b: &[u8]) -> u32 {
         match *b {
@@ -333,8 +337,8 @@ mod isa {
         }
     }
 
-    /// [`super::requantize_rows`] in its usual case, as the Arm loop
-    /// computes it.
+    /// [`super::requantize_rows`] in its usual case, through
+    /// `HighWordScaler::apply` (the rounding the Arm loop computes).
     ///
     /// # Safety
     /// As the Arm version's.
@@ -346,7 +350,7 @@ mod isa {
         cols: usize,
         skip: usize,
         bias: i32,
-        (multiplier, shift, nudge): (i32, u32, i32),
+        word: HighWordScaler,
     ) {
         let stride = cols + skip / 4;
         // SAFETY: the caller's contract.
@@ -359,11 +363,7 @@ mod isa {
         for (r, out) in y.chunks_exact_mut(cols).enumerate() {
             let row = acc.get(r * stride..).unwrap_or(&[]);
             for (o, &a) in out.iter_mut().zip(row) {
-                let val = i64::from(a.wrapping_add(bias)) * i64::from(multiplier);
-                let (hi, lo) = ((val >> 32) as i32, val as u32);
-                let carry = i32::from(((hi >> shift) & 1) as u32 | lo != 0);
-                let v = hi.wrapping_add(nudge).wrapping_add(carry) >> shift;
-                *o = v.clamp(-128, 127) as i8 as u8;
+                *o = word.apply(a.wrapping_add(bias)).clamp(-128, 127) as i8 as u8;
             }
         }
     }
@@ -458,18 +458,10 @@ pub fn requantize_rows(
         Requant::Saturate(word) if covered => {
             let skip = 4 * (acc_stride - cols);
             // SAFETY (`saturate_rows`' contract): y holds rows·cols bytes,
-            // acc the (rows − 1)·stride + cols values the rows read (checked
-            // above); cols, rows ≥ 1; a HighWordScaler's shift is 1..=30.
+            // acc the (rows − 1)·stride + cols values the rows read, and
+            // cols, rows ≥ 1 (all checked above).
             unsafe {
-                isa::saturate_rows(
-                    acc.as_ptr(),
-                    y.as_mut_ptr(),
-                    rows,
-                    cols,
-                    skip,
-                    bias,
-                    word.parts(),
-                )
+                isa::saturate_rows(acc.as_ptr(), y.as_mut_ptr(), rows, cols, skip, bias, *word)
             }
         }
         _ => super::generic::requantize_rows(acc, acc_stride, bias, requant, y, cols),
