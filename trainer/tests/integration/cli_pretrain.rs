@@ -40,6 +40,21 @@ fn matpac(args: &[&str]) -> Output {
     out
 }
 
+/// `matpac embed --checkpoint run --data data --out out`; the `.npy` it wrote
+/// (shape, values).
+fn embed(run: &str, data: &str, out: &Path) -> (Vec<usize>, Vec<f32>) {
+    matpac(&[
+        "embed",
+        "--checkpoint",
+        run,
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    read_npy_f32(out).unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[test]
 fn pretrain_resume_and_embed() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,16 +124,7 @@ fn pretrain_resume_and_embed() {
     // `embed` writes one row per clip, so it needs every clip readable.
     std::fs::remove_file(data.join("broken.wav")).unwrap();
     let emb = dir.path().join("emb.npy");
-    matpac(&[
-        "embed",
-        "--checkpoint",
-        r,
-        "--data",
-        d,
-        "--out",
-        emb.to_str().unwrap(),
-    ]);
-    let (shape, values) = read_npy_f32(&emb).unwrap_or_else(|e| panic!("{e}"));
+    let (shape, values) = embed(r, d, &emb);
     assert_eq!(
         shape,
         vec![3, 5 * 64],
@@ -175,16 +181,7 @@ fn a_checkpoint_is_embedded_with_its_own_front_end() {
     assert_eq!(checkpoint::load_config(&ckpt).unwrap().frontend.n_fft, 400);
 
     let emb = dir.path().join("emb.npy");
-    matpac(&[
-        "embed",
-        "--checkpoint",
-        r,
-        "--data",
-        d,
-        "--out",
-        emb.to_str().unwrap(),
-    ]);
-    let (shape, cli) = read_npy_f32(&emb).unwrap_or_else(|e| panic!("{e}"));
+    let (shape, cli) = embed(r, d, &emb);
     assert_eq!(shape, vec![2, 5 * 64]);
 
     let encoder = ClipEncoder::from_checkpoint(&run).unwrap();
