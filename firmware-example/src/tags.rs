@@ -22,7 +22,7 @@ use crate::report::ReportError;
 pub const MAX_CLASSES: usize = 16;
 // `WINDOW_LEN` and `ARENA_LEN`: what the embedded model needs, computed by
 // build.rs with the runtime (the default student: 7,840 B and 23,520 B;
-// DESIGN.md budget for the arena: ≤ 32 KB).
+// the arena budget of docs/architecture.md, "Device budgets": ≤ 32 KiB).
 include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
 /// Samples decoded and pushed per chunk (one hop at 16 kHz, as a DMA buffer would).
 pub const CHUNK: usize = 160;
@@ -38,7 +38,7 @@ pub fn write_events<W: Write>(
     window: &mut [i8],
     arena: &mut [u8],
 ) -> Result<usize, ReportError> {
-    let mut tagger = Tagger::<MAX_CLASSES>::new(model, TaggerConfig::default(), window, arena)?;
+    let mut tagger = Tagger::<MAX_CLASSES>::new(model, TaggerConfig::for_model(model)?, window, arena)?;
     let rate = tagger.frontend_config().sample_rate;
     let mut events = 0usize;
     let mut failed = false;

@@ -13,6 +13,9 @@ pub const LIST_SEPARATOR: char = ';';
 pub const CLASS_NAMES: &str = "matpac.class_names";
 /// Per-class detection thresholds on the sigmoid score, in output order: `0.5;0.42;…`.
 pub const THRESHOLDS: &str = "matpac.thresholds";
+/// Windows the tagger averages scores over (optional; chosen on validation
+/// scenes with the thresholds): `2`. Read by [`crate::tagger::TaggerConfig::for_model`].
+pub const SMOOTHING_WINDOWS: &str = "matpac.smoothing_windows";
 /// Dataset mean of the log-mel features (natural-log units), subtracted before quantisation.
 pub const FEATURE_MEAN: &str = "matpac.feature_mean";
 /// Dataset standard deviation of the log-mel features.

@@ -177,7 +177,7 @@ fn pretrain_distill_tag_export_and_tag_a_scene() {
         placed.push((k, start as f64 / f64::from(fe.sample_rate)));
     }
     pcm.resize(pcm.len() + fe.sample_rate as usize, 0);
-    let config = TaggerConfig::default();
+    let config = TaggerConfig::for_model(&model).unwrap();
     let mut window = vec![0i8; Tagger::<8>::window_len(&model)];
     let mut tagger_arena = vec![0u8; model.arena_len()];
     let mut tagger = Tagger::<8>::new(&model, config, &mut window, &mut tagger_arena).unwrap();

@@ -2,14 +2,15 @@
 //! before int8 rounding, over signals that stress each stage: tones, chirps,
 //! white and pink noise, clicks, silence, DC and full-scale square waves.
 //!
-//! Budget (DESIGN.md): max |Δ| ≤ 0.02 natural-log units on mel bins within
-//! 60 dB of the frame maximum. The measured error is printed.
+//! Budget (`docs/frontend.md`, "Accuracy budget"): max |Δ| ≤ 0.02 natural-log
+//! units on mel bins within 60 dB of the frame maximum. The measured error is
+//! printed.
 
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_trainer::frontend::{FloatFrontend, fixed_log_mel};
 use std::f64::consts::PI;
 
-/// Allowed error, natural-log units (DESIGN.md front-end budget).
+/// Allowed error, natural-log units (the front-end budget of `docs/frontend.md`).
 const MAX_ERROR: f32 = 0.02;
 /// Bins further than 60 dB below the frame maximum are not scored.
 const SCORED_RANGE: f32 = 6.0 * std::f32::consts::LN_10;

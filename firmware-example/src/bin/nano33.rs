@@ -153,9 +153,16 @@ async fn main(_spawner: Spawner) {
     }
     let mut window = [0i8; WINDOW_LEN];
     let mut arena = [0u8; ARENA_LEN];
+    let config = match TaggerConfig::for_model(&model) {
+        Ok(config) => config,
+        Err(e) => {
+            defmt::error!("tagger: {}", e);
+            halt(&mut led)
+        }
+    };
     let mut tagger = match FrameTagger::<MAX_CLASSES>::new(
         &model,
-        TaggerConfig::default(),
+        config,
         &mut window[..window_len],
         &mut arena[..arena_len],
     ) {

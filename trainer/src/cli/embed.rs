@@ -1,7 +1,8 @@
 //! `matpac embed --checkpoint RUN_DIR --data DIR_OR_CSV --out EMB.npy`: clip
-//! embeddings of the pretrained student encoder (DESIGN.md definition), one
-//! row per clip in input order; the clip paths go to `EMB.paths.txt`. The
-//! features come from the float front end the checkpoint records.
+//! embeddings of the pretrained student encoder (as `docs/architecture.md`,
+//! "Clip embedding", defines them), one row per clip in input order; the clip
+//! paths go to `EMB.paths.txt`. The features come from the float front end the
+//! checkpoint records.
 
 use std::path::{Path, PathBuf};
 

@@ -10,6 +10,7 @@ mod pretrain;
 mod probe;
 mod probe_suite;
 mod quantize;
+mod scenes;
 mod soak;
 mod student_args;
 mod tag;
@@ -51,6 +52,8 @@ pub enum Command {
     Quantize(quantize::Args),
     /// Quantise and write the int8 `.onnx` (with metadata) the runtime runs.
     Export(export::Args),
+    /// Labelled clips of one split laid on timelines, with exact onset/offset references.
+    Scenes(scenes::Args),
     /// Long-run check: hours of audio through one streaming tagger, faster than real time.
     Soak(soak::Args),
     /// The whole pipeline on the bundled data: pretrain → probe → distill → tagger → int8 → tag; report.md.
@@ -73,5 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(args).map(drop),
         Command::Demo(args) => demo::run(args),
         Command::Soak(args) => soak::run(args),
+        Command::Scenes(args) => scenes::run(args).map(drop),
     }
 }

@@ -1,6 +1,7 @@
 //! `matpac probe-suite [--matpac RUN_DIR] [--lambda0 RUN_DIR] [--corpora DIR] [--data D]…`:
-//! the linear probe on every available task, for each encoder given plus the
-//! random-init baseline (the MATPAC checkpoint's architecture), as one markdown
+//! the linear probe on every available task, for each encoder given plus two
+//! baselines, the random-init encoder (the MATPAC checkpoint's architecture)
+//! and no encoder at all (per-band log-mel statistics), as one markdown
 //! table. Tasks: the bundled set, every `DIR/*/manifest.csv` under `--corpora`,
 //! and each `--data`.
 
@@ -102,7 +103,13 @@ pub fn run(args: Args) -> anyhow::Result<String> {
     encoders.push((
         "random init".into(),
         "random-init".into(),
-        random_encoder(cfg, args.init_seed)?,
+        random_encoder(cfg.clone(), args.init_seed)?,
+    ));
+    // The yardstick: the same probe on plain log-mel statistics.
+    encoders.push((
+        "log-mel stats (no encoder)".into(),
+        "log-mel-stats".into(),
+        ClipEncoder::log_mel_stats(cfg),
     ));
     let bundled = args.bundled.clone().unwrap_or_else(default_bundled);
     let tasks = tasks(&bundled, args.corpora.as_deref(), &args.data)?;

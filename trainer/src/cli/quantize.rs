@@ -12,7 +12,7 @@ use crate::edge::pipeline::{
 };
 use crate::edge::quantize::{Calibration, QuantModel, layer_errors, quantize};
 use crate::edge::student::FloatNet;
-use crate::edge::tagger_head::{micro_f1, top1};
+use crate::edge::tagger_head::{clip_top1, micro_f1, top1};
 use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
 use std::path::PathBuf;
@@ -108,6 +108,7 @@ pub fn meta(p: &Prepared, output: OutputKind) -> ExportMeta {
         frontend: FrontendConfig::default(),
         class_names: p.info.class_names.clone(),
         thresholds: p.info.thresholds.clone(),
+        smoothing: p.info.smoothing,
         feature_mean: p.info.features.mean,
         feature_std: p.info.features.std,
         provenance: p.info.provenance.clone(),
@@ -124,6 +125,9 @@ pub struct Summary {
     pub float: (f64, f64),
     /// int8 model in the runtime `(top-1, micro-F1)`.
     pub int8: (f64, f64),
+    /// Clip-level top-1 of the int8 model (mean score over a clip's windows).
+    #[serde(default)]
+    pub int8_clip_top1: f64,
     /// One line per layer: error of the int8 activations vs float.
     pub layers: Vec<String>,
     /// The `.onnx` written with `--out`.
@@ -162,6 +166,8 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         "test ({} windows): float top-1 {f_top1:.3} micro-F1 {f_f1:.3} | int8 top-1 {i_top1:.3} micro-F1 {i_f1:.3}",
         eval.len()
     );
+    let clip_top1 = clip_top1(&is, &p.test);
+    println!("test clips: int8 clip-level top-1 {clip_top1:.3}");
     if f_f1 > 0.0 {
         println!(
             "int8 keeps {:.1} % of the float micro-F1",
@@ -176,6 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         windows: eval.len(),
         float: (f_top1, f_f1),
         int8: (i_top1, i_f1),
+        int8_clip_top1: clip_top1,
         layers,
         written,
     })

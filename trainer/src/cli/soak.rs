@@ -66,9 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = Model::parse(&bytes).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
     let mut window = vec![0i8; Tagger::<MAX_CLASSES>::window_len(&model)];
     let mut arena = vec![0u8; model.arena_len()];
-    let mut tagger =
-        Tagger::<MAX_CLASSES>::new(&model, TaggerConfig::default(), &mut window, &mut arena)
-            .map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
+    let mut tagger = TaggerConfig::for_model(&model)
+        .and_then(|config| Tagger::<MAX_CLASSES>::new(&model, config, &mut window, &mut arena))
+        .map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
     let rate = tagger.frontend_config().sample_rate;
     let mut pcm = to_pcm_i16(&load_audio(&args.clip, rate)?);
     pcm.resize(pcm.len() + (args.gap * f64::from(rate)) as usize, 0);

@@ -1,17 +1,22 @@
 //! `matpac tag MODEL.onnx FILES… [--format text|json|csv]`: the runtime's
 //! streaming [`Tagger`] (the same code as the firmware) over audio files.
-//! Where `FILE.csv` (`onset,offset,label`) lies beside an audio file, the
-//! events are scored against it; `--png DIR` draws each file's spectrogram
+//! Files with reference events (`--reference FILE`, else `FILE.csv` or
+//! `FILE.tsv` beside the audio; see [`reference_for`]) are scored with the
+//! DCASE-style event- and segment-based metrics of
+//! [`crate::eval::event_metrics`], summed over the files; `--metrics FILE`
+//! writes them as JSON or CSV. `--png DIR` draws each file's spectrogram
 //! with its events.
 
 use crate::audio::{load_audio, to_pcm_i16};
+use crate::eval::event_metrics::{FileMetrics, MetricsConfig, evaluate};
 use crate::eval::event_plot::spectrogram_events_png;
-use crate::eval::events::{TimedEvent, match_events, read_events_csv};
+use crate::eval::events::{TimedEvent, match_events, reference_for, reference_path};
 use crate::frontend::fixed_log_mel;
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use matpac_runtime::Model;
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::tagger::{Event, Tagger, TaggerConfig};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Most classes a host tagger handles.
@@ -48,6 +53,45 @@ pub struct Args {
     /// Write `DIR/STEM.png` per file: spectrogram with the events (and the reference, if any).
     #[arg(long, value_name = "DIR")]
     pub png: Option<PathBuf>,
+    /// Reference events for every file: `.csv` (`onset,offset,label`, applied
+    /// to each file as is) or DCASE `.tsv`/`.txt` (`filename<TAB>onset<TAB>offset<TAB>event_label`,
+    /// rows matched by file name). Default: `FILE.csv`, else `FILE.tsv`, beside each audio file.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<PathBuf>,
+    /// Event-based metrics: largest onset difference of a match, seconds (inclusive).
+    #[arg(long, value_name = "SECONDS", default_value_t = MetricsConfig::default().onset_collar)]
+    pub collar: f64,
+    /// Event-based metrics: also require offsets within this many seconds (default: offsets ignored).
+    #[arg(long, value_name = "SECONDS")]
+    pub offset_collar: Option<f64>,
+    /// Segment-based metrics: segment length, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = MetricsConfig::default().segment)]
+    pub segment: f64,
+    /// Write the metrics summed over all files with a reference: `.json` or `.csv`.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+}
+
+/// File format of `--metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricsFormat {
+    Json,
+    Csv,
+}
+
+/// The format of a `--metrics` path from its extension.
+fn metrics_format(path: &Path) -> anyhow::Result<MetricsFormat> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("json") => Ok(MetricsFormat::Json),
+        Some("csv") => Ok(MetricsFormat::Csv),
+        _ => bail!(
+            "--metrics {}: unknown extension; use .json or .csv",
+            path.display()
+        ),
+    }
 }
 
 /// One tagged file.
@@ -94,12 +138,9 @@ pub fn tag_file(model: &Model, config: TaggerConfig, file: &Path) -> anyhow::Res
     })
 }
 
-/// The reference events of `file`: `FILE.csv` (`onset,offset,label`) beside it, if present.
-pub fn reference_for(file: &Path) -> Option<PathBuf> {
-    Some(file.with_extension("csv")).filter(|p| p.is_file())
-}
-
-/// One line comparing detections with reference events.
+/// One line comparing detections with reference events (the overlap
+/// matcher [`match_events`]; `matpac tag` itself reports the DCASE-style
+/// metrics).
 pub fn describe_match(truth: &[TimedEvent], detected: &[TimedEvent]) -> String {
     let m = match_events(truth, detected);
     let err = m.onset_errors(truth, detected);
@@ -117,8 +158,50 @@ pub fn describe_match(truth: &[TimedEvent], detected: &[TimedEvent]) -> String {
     )
 }
 
-/// Tags every file and prints its events in order.
+/// One line of a file's metrics: event F1 (P, R), segment F1, references found.
+fn describe_metrics(m: &FileMetrics) -> String {
+    format!(
+        "event F1 {:.3} (P {:.3} R {:.3}), segment F1 {:.3}, {}/{} reference events found",
+        m.event.f1(),
+        m.event.precision(),
+        m.event.recall(),
+        m.segment.f1(),
+        m.event.tp,
+        m.event.tp + m.event.fn_
+    )
+}
+
+/// The summed metrics with the settings and the number of files, as JSON.
+fn metrics_json(m: &FileMetrics, config: &MetricsConfig, files: usize) -> serde_json::Value {
+    let mut json = m.to_json();
+    json["files"] = files.into();
+    json["config"] = serde_json::json!({
+        "onset_collar": config.onset_collar,
+        "offset_collar": config.offset_collar,
+        "segment": config.segment,
+    });
+    json
+}
+
+/// Tags every file and prints its events in order, then the metrics over
+/// the files that have a reference.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Everything that can be checked is checked before any tagging.
+    let metrics_out = match &args.metrics {
+        Some(path) => Some((path, metrics_format(path)?)),
+        None => None,
+    };
+    let metrics_config = MetricsConfig {
+        onset_collar: args.collar,
+        offset_collar: args.offset_collar,
+        segment: args.segment,
+    };
+    metrics_config
+        .validate()
+        .map_err(|e| anyhow!("--collar/--offset-collar/--segment: {e}"))?;
+    if let (Some(reference), Some(first)) = (&args.reference, args.files.first()) {
+        reference_for(first, Some(reference))?;
+    }
     let bytes = std::fs::read(&args.model)
         .with_context(|| format!("{}: cannot read model", args.model.display()))?;
     let model = Model::parse(&bytes).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
@@ -133,6 +216,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(dir) = &args.png {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let mut total = FileMetrics::default();
+    let mut scored = 0usize;
     for file in &args.files {
         let tags =
             tag_file(&model, config, file).with_context(|| args.model.display().to_string())?;
@@ -142,15 +227,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 format_event(&args.format, file, event, &timed.label, tags.sample_rate)
             );
         }
-        let truth = match reference_for(file) {
-            Some(csv) => {
-                let truth = read_events_csv(&csv)?;
+        let reference = args.reference.as_deref();
+        let truth = match reference_for(file, reference)? {
+            Some(truth) => {
+                let duration = tags.pcm.len() as f64 / f64::from(tags.sample_rate);
+                let m = evaluate(&truth, &tags.timed, duration, &metrics_config);
                 eprintln!(
                     "{}: {} (reference {})",
                     file.display(),
-                    describe_match(&truth, &tags.timed),
-                    csv.display()
+                    describe_metrics(&m),
+                    reference_path(file, reference)
+                        .map_or_else(String::new, |p| p.display().to_string())
                 );
+                total.add(&m);
+                scored += 1;
                 truth
             }
             None => Vec::new(),
@@ -167,6 +257,52 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 png.display()
             );
         }
+    }
+    if scored > 0 {
+        match args.format {
+            Format::Text => {
+                let offsets = metrics_config.offset_collar.map_or_else(
+                    || "offsets ignored".into(),
+                    |c| format!("offset collar {c} s"),
+                );
+                println!(
+                    "\nMetrics over {scored} file(s) with a reference (micro-averaged; event-based: onset collar {} s, {offsets}; segment-based: {} s segments):\n",
+                    metrics_config.onset_collar, metrics_config.segment
+                );
+                print!("{}", total.table());
+                println!(
+                    "\nevent macro F1 {:.3} (mean over the reference classes)",
+                    total.event_macro_f1()
+                );
+            }
+            Format::Json => println!(
+                "{}",
+                serde_json::json!({"metrics": metrics_json(&total, &metrics_config, scored)})
+            ),
+            Format::Csv => {
+                if args.metrics.is_none() {
+                    eprintln!(
+                        "metrics are not printed with --format csv; --metrics FILE.csv writes them"
+                    );
+                }
+            }
+        }
+    } else if args.metrics.is_some() {
+        eprintln!("warning: no file has a reference; the metrics written are empty");
+    }
+    if let Some((path, format)) = metrics_out {
+        crate::io::atomic_write(path, |w| match format {
+            MetricsFormat::Json => {
+                serde_json::to_writer_pretty(
+                    &mut *w,
+                    &metrics_json(&total, &metrics_config, scored),
+                )?;
+                writeln!(w)
+            }
+            MetricsFormat::Csv => total.write_csv(w).map_err(std::io::Error::other),
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("metrics → {}", path.display());
     }
     Ok(())
 }

@@ -6,13 +6,16 @@
 
 use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
+use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
+use crate::edge::scene_thresholds::{choose as choose_on_scenes, score_scene, validation_scenes};
+use matpac_runtime::tagger::TaggerConfig;
 use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{standardise, train_test, windows_of};
 use crate::edge::student::StudentConfig;
 use crate::edge::tagger_head::{
-    EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, choose_thresholds, fine_tune, micro_f1,
-    scores, top1, train, train_head, with_new_head,
+    EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
+    micro_f1, scores, top1, train, train_head, with_new_head,
 };
 use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
@@ -48,6 +51,21 @@ pub struct Args {
     /// 0.48 in 35 s fine-tuned).
     #[arg(long)]
     pub freeze_backbone: bool,
+    /// Train on windows cut from the clips as they are (each clip from the
+    /// window's start, silence after it) instead of fresh scene-like windows
+    /// each epoch (random placement, gain, a second clip, background noise,
+    /// time/mel masks; see docs/training.md).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// One augmentation setting, `KEY=VALUE` (repeatable), e.g.
+    /// `--augment-set second_clip=0` or `--augment-set windows_per_epoch=2048`.
+    #[arg(long = "augment-set", value_name = "KEY=VALUE")]
+    pub augment_set: Vec<String>,
+    /// Validation scenes (20 s each, from the held-out validation clips) on
+    /// which the per-class thresholds and the smoothing are chosen by event
+    /// F1; 0 keeps the window-level thresholds.
+    #[arg(long, default_value_t = 8)]
+    pub val_scenes: usize,
 }
 
 /// What `matpac train-tagger` measured (window level; thresholds from validation).
@@ -59,6 +77,9 @@ pub struct Summary {
     pub val_f1: f64,
     /// Test `(top-1, micro-F1, windows)`, when the data has a test side.
     pub test: Option<(f64, f64, usize)>,
+    /// Event F1 on the validation scenes with the chosen thresholds and smoothing.
+    #[serde(default)]
+    pub val_scene_f1: Option<f64>,
 }
 
 /// Trains and saves.
@@ -134,12 +155,45 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             r.epoch, r.train_loss, r.val_loss
         )
     };
+    let augment = (!args.no_augment && !args.freeze_backbone)
+        .then(|| {
+            args.augment_set
+                .iter()
+                .try_fold(AugmentConfig::default(), |c, kv| c.set(kv))
+                .map_err(anyhow::Error::msg)
+        })
+        .transpose()?;
+    let pool = match &augment {
+        Some(_) => Some(ClipPool::from_dataset(&ds, &fit, &frontend, student.n_frames)?),
+        None => None,
+    };
+    let n_frames = student.n_frames;
+    let windows = match (&augment, &pool) {
+        (Some(cfg), Some(pool)) => {
+            eprintln!(
+                "augmented: {} fresh windows per epoch from {} clips",
+                cfg.windows_per_epoch,
+                pool.len()
+            );
+            TrainWindows::Drawn {
+                n: cfg.windows_per_epoch,
+                draw: Box::new(|epoch| {
+                    let mut w =
+                        draw_epoch(pool, cfg, &frontend, n_frames, tc.seed, epoch)
+                            .expect("the front end accepted this configuration above");
+                    standardise(&mut w, &stats);
+                    w
+                }),
+            }
+        }
+        _ => TrainWindows::Fixed(&fit_w),
+    };
     let (model, _) = match init {
         Some((model, _, _)) if tc.freeze_backbone => {
             train_head(model, &student, &tc, &fit_w, &val_w, &device, log)
         }
-        Some((model, _, _)) => fine_tune(model, &student, &tc, &fit_w, &val_w, &device, log),
-        None => train(&student, &tc, &fit_w, &val_w, &device, log),
+        Some((model, _, _)) => fine_tune(model, &student, &tc, windows, &val_w, &device, log),
+        None => train(&student, &tc, windows, &val_w, &device, log),
     };
     let plain = device.inner();
     let val_s = scores(&model, &student, &val_w.x, &plain);
@@ -153,7 +207,37 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             args.max_threshold
         );
     }
-    let thresholds = choose_thresholds(&val_s, &val_w.y, (args.min_threshold, args.max_threshold));
+    let mut thresholds =
+        choose_thresholds(&val_s, &val_w.y, (args.min_threshold, args.max_threshold));
+    let held_out = !val.is_empty() && val != fit;
+    let scene_choice = if args.val_scenes > 0 && held_out {
+        let scenes = validation_scenes(&ds, &val, &frontend, args.val_scenes, args.training.seed)?;
+        let scored = scenes
+            .into_iter()
+            .map(|(pcm, truth)| {
+                score_scene(&model, &student, &stats, &frontend, &pcm, truth, TaggerConfig::default().stride_frames, &plain)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let choice = choose_on_scenes(
+            &scored,
+            &ds.labels,
+            TaggerConfig::default(),
+            &frontend,
+            student.n_frames,
+            &thresholds,
+        );
+        eprintln!(
+            "validation scenes ({}): event F1 {:.3} with smoothing {} and per-class thresholds {:?}",
+            scored.len(),
+            choice.metrics.event.f1(),
+            choice.smoothing,
+            choice.thresholds
+        );
+        thresholds = choice.thresholds.clone();
+        Some(choice)
+    } else {
+        None
+    };
     let (val_top1, val_f1) = (
         top1(&val_s, &val_w.y),
         micro_f1(&val_s, &val_w.y, &thresholds),
@@ -177,6 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         features: stats,
         class_names: ds.labels.clone(),
         thresholds,
+        smoothing: scene_choice.as_ref().map(|c| c.smoothing),
         provenance: format!(
             "matpac-trainer {} train-tagger on {} ({} fit clips), {} epochs, seed {}{}",
             env!("CARGO_PKG_VERSION"),
@@ -199,5 +284,6 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         val_top1,
         val_f1,
         test,
+        val_scene_f1: scene_choice.map(|c| c.metrics.event.f1()),
     })
 }

@@ -5,4 +5,5 @@
 pub mod dataset;
 pub mod feature_cache;
 pub mod readers;
+pub mod scenes;
 pub mod splits;

@@ -24,6 +24,10 @@ pub struct StudentInfo {
     pub class_names: Vec<String>,
     /// Per-class thresholds (validation-chosen).
     pub thresholds: Vec<f32>,
+    /// Windows the tagger averages scores over, when chosen on validation
+    /// scenes (absent in older checkpoints: the runtime's default).
+    #[serde(default)]
+    pub smoothing: Option<usize>,
     /// Free text: command, data, date.
     pub provenance: String,
 }
@@ -101,6 +105,7 @@ mod tests {
             },
             class_names: vec!["a".into(), "b".into()],
             thresholds: vec![0.4, 0.6],
+            smoothing: Some(3),
             provenance: "test".into(),
         };
         let dir = tempfile::tempdir().unwrap();

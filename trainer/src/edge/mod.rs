@@ -11,6 +11,7 @@
 //!   ─► QuantModel (int8 weights, int32 bias, calibrated activations) ─► model.onnx (+ metadata)
 //! ```
 
+pub mod augment;
 pub mod checkpoint;
 pub mod distill;
 pub mod features;
@@ -19,5 +20,6 @@ pub mod onnx_export;
 pub mod onnx_proto;
 pub mod pipeline;
 pub mod quantize;
+pub mod scene_thresholds;
 pub mod student;
 pub mod tagger_head;

@@ -69,6 +69,8 @@ pub struct ExportMeta {
     pub class_names: Vec<String>,
     /// Per-class thresholds on the sigmoid score.
     pub thresholds: Vec<f32>,
+    /// Windows the tagger averages scores over (`None`: the runtime's default).
+    pub smoothing: Option<usize>,
     /// Feature mean (natural log).
     pub feature_mean: f32,
     /// Feature standard deviation.
@@ -345,6 +347,9 @@ pub fn metadata_entries(
     keys::write_frontend(&meta.frontend, &mut frontend)
         .map_err(|_| ExportError::Invalid("front end".into()))?;
     let join = |v: Vec<String>| v.join(&sep.to_string());
+    let smoothing = meta
+        .smoothing
+        .map(|n| (keys::SMOOTHING_WINDOWS.into(), n.to_string()));
     Ok(vec![
         (keys::FRONTEND.into(), frontend),
         (keys::CLASS_NAMES.into(), join(meta.class_names.clone())),
@@ -361,7 +366,10 @@ pub fn metadata_entries(
         ),
         (keys::OUTPUT_KIND.into(), meta.output.as_str().into()),
         (keys::PROVENANCE.into(), meta.provenance.clone()),
-    ])
+    ]
+    .into_iter()
+    .chain(smoothing)
+    .collect())
 }
 
 /// The full model with metadata, checked by parsing it with the runtime.

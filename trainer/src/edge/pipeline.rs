@@ -33,6 +33,7 @@ pub fn windows_of(
         for w in file_windows(frontend, &clip.path, student.n_frames, HOP_FRAMES)? {
             out.x.push(w);
             out.y.push(target.clone());
+            out.clip.push(i);
         }
     }
     Ok(out)

@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 pub struct LabelledWindows {
     /// Windows.
     pub x: Vec<Vec<f32>>,
-    /// Targets `[n_classes]` in {0, 1}.
+    /// Targets `[n_classes]` in `[0, 1]` (soft for augmented windows).
     pub y: Vec<Vec<f32>>,
+    /// The clip each window was cut from (empty for drawn windows).
+    pub clip: Vec<usize>,
 }
 
 /// Training settings.
@@ -143,7 +145,7 @@ pub fn embeddings(
 pub fn train(
     config: &StudentConfig,
     tc: &TaggerTrainConfig,
-    train: &LabelledWindows,
+    train: TrainWindows<'_>,
     val: &LabelledWindows,
     device: &Device,
     on_epoch: impl FnMut(&EpochReport),
@@ -153,17 +155,47 @@ pub fn train(
     fine_tune(model, config, tc, train, val, device, on_epoch)
 }
 
+/// Training windows: a fixed set, or a fresh draw of `n` windows per epoch
+/// (e.g. [`super::augment::draw_epoch`]; `draw(epoch)` is called once at the
+/// start of each epoch, from 0).
+pub enum TrainWindows<'a> {
+    /// The same windows every epoch.
+    Fixed(&'a LabelledWindows),
+    /// `n` new windows per epoch.
+    Drawn {
+        /// Windows per epoch.
+        n: usize,
+        /// The windows of epoch `e` (standardised, like the fixed ones).
+        draw: Box<dyn FnMut(usize) -> LabelledWindows + 'a>,
+    },
+}
+
+impl TrainWindows<'_> {
+    /// Windows per epoch.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Fixed(w) => w.x.len(),
+            Self::Drawn { n, .. } => *n,
+        }
+    }
+
+    /// Whether there are no windows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The loop [`fine_tune`] and [`train_head`] share: `tc.epochs` passes over
 /// `n` training windows in shuffled minibatches ([`Minibatches`]), one AdamW
 /// update per batch at the cosine learning rate ([`cosine_lr`]).
-/// `batch_loss(&model, indices)` is the mean loss `[1]` of those windows;
+/// `batch_loss(&model, epoch, indices)` (epoch from 0) is the mean loss `[1]` of those windows;
 /// `val_loss(&model)` is called after each epoch. Returns the trained `model`
 /// (still on the autodiff device) and the per-epoch figures.
 fn fit<M: Module>(
     mut model: M,
     tc: &TaggerTrainConfig,
     n: usize,
-    mut batch_loss: impl FnMut(&M, &[usize]) -> Tensor<1>,
+    mut batch_loss: impl FnMut(&M, usize, &[usize]) -> Tensor<1>,
     mut val_loss: impl FnMut(&M) -> f64,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> (M, Vec<EpochReport>) {
@@ -178,7 +210,7 @@ fn fit<M: Module>(
     for epoch in 1..=tc.epochs {
         let mut loss_sum = 0f64;
         for idx in batches.epoch(tc.batch) {
-            let loss = batch_loss(&model, idx);
+            let loss = batch_loss(&model, epoch - 1, idx);
             let grads = loss.backward();
             let value: f32 = loss.into_scalar();
             loss_sum += f64::from(value) * idx.len() as f64;
@@ -204,18 +236,34 @@ pub fn fine_tune(
     model: Student,
     config: &StudentConfig,
     tc: &TaggerTrainConfig,
-    train: &LabelledWindows,
+    train: TrainWindows<'_>,
     val: &LabelledWindows,
     device: &Device,
     on_epoch: impl FnMut(&EpochReport),
 ) -> (Student, Vec<EpochReport>) {
     device.seed(tc.seed);
     let plain = device.clone().inner();
+    let n = train.len();
+    let (fixed, mut draw) = match train {
+        TrainWindows::Fixed(w) => (Some(w), None),
+        TrainWindows::Drawn { draw, .. } => (None, Some(draw)),
+    };
+    let mut drawn: Option<(usize, LabelledWindows)> = None;
     let (model, reports) = fit(
         model,
         tc,
-        train.x.len(),
-        |model: &Student, idx| {
+        n,
+        |model: &Student, epoch, idx| {
+            let train = match (fixed, &mut draw) {
+                (Some(w), _) => w,
+                (None, Some(draw)) => {
+                    if drawn.as_ref().is_none_or(|d| d.0 != epoch) {
+                        drawn = Some((epoch, draw(epoch)));
+                    }
+                    &drawn.as_ref().expect("drawn above").1
+                }
+                (None, None) => unreachable!("TrainWindows is Fixed or Drawn"),
+            };
             let rows: Vec<&Vec<f32>> = idx.iter().map(|&i| &train.x[i]).collect();
             // [batch, 1, T, M]
             let x = batch_tensor(
@@ -269,7 +317,7 @@ pub fn train_head(
         model.head,
         tc,
         fit_e.len(),
-        |head: &Linear, idx| {
+        |head: &Linear, _epoch, idx| {
             let x = pick(&fit_e, idx, width, device); // [batch, embedding]
             let y = pick(&train.y, idx, config.n_outputs, device); // [batch, n_outputs]
             bce_with_logits(head.forward(x), y)
@@ -356,6 +404,19 @@ pub fn micro_f1(scores: &[Vec<f32>], targets: &[Vec<f32>], thresholds: &[f32]) -
         }
     }
     2.0 * tp as f64 / (2 * tp + fp + fn_).max(1) as f64
+}
+
+/// Clip-level top-1 accuracy: per clip the mean of its windows' scores; its
+/// highest class must be one of the clip's labels. Needs `windows.clip`.
+pub fn clip_top1(scores: &[Vec<f32>], windows: &LabelledWindows) -> f64 {
+    let mut clips: std::collections::BTreeMap<usize, (Vec<f32>, &Vec<f32>)> = Default::default();
+    for ((s, y), &c) in scores.iter().zip(&windows.y).zip(&windows.clip) {
+        let (sum, _) = clips.entry(c).or_insert_with(|| (vec![0.0; s.len()], y));
+        sum.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+    }
+    let (sums, targets): (Vec<Vec<f32>>, Vec<Vec<f32>>) =
+        clips.into_values().map(|(s, y)| (s, y.clone())).unzip();
+    top1(&sums, &targets)
 }
 
 /// Top-1 accuracy: the highest-scoring class is one of the window's labels.
@@ -457,7 +518,7 @@ mod tests {
         let (model, reports) = train(
             &config,
             &tc,
-            &data,
+            TrainWindows::Fixed(&data),
             &data,
             &Device::flex().autodiff(),
             |_| {},
@@ -507,7 +568,7 @@ mod tests {
             model,
             &config,
             &TaggerTrainConfig { epochs: 1, ..tc },
-            &data,
+            TrainWindows::Fixed(&data),
             &data,
             &device,
             |_| {},
@@ -529,7 +590,14 @@ mod tests {
             lr: 1e-2,
             ..Default::default()
         };
-        let (backbone, _) = train(&config, &pretrain, &data, &data, &device, |_| {});
+        let (backbone, _) = train(
+            &config,
+            &pretrain,
+            TrainWindows::Fixed(&data),
+            &data,
+            &device,
+            |_| {},
+        );
         let model = with_new_head(backbone.train(), &config, &device);
         let tc = TaggerTrainConfig {
             epochs: 10,

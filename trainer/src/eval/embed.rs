@@ -2,10 +2,10 @@
 //! initialisation), cached on disk.
 //!
 //! The embedding is the pretraining code's own ([`Trainer::embed_clip`],
-//! DESIGN.md definition) on the float log-mel front end the encoder's
-//! configuration records (`[frontend]`, e.g. n_fft 400 for `paper`); this
-//! module only decodes clips, transposes the log-mel to `[n_mels, n_frames]`
-//! and caches.
+//! defined in `docs/architecture.md`, "Clip embedding") on the float log-mel
+//! front end the encoder's configuration records (`[frontend]`, e.g. n_fft 400
+//! for `paper`); this module only decodes clips, transposes the log-mel to
+//! `[n_mels, n_frames]` and caches.
 //! Cache key: the encoder (hash of the checkpoint file's bytes, or the random
 //! initialisation's configuration and seed), the front-end configuration, and
 //! every clip's path, size and modification time; a changed clip or checkpoint
@@ -31,9 +31,19 @@ use crate::matpac::{MatpacConfig, Trainer, checkpoint};
 /// Clips decoded at once (in parallel) before they are embedded one by one.
 const DECODE_CHUNK: usize = 64;
 
+/// What computes a [`ClipEncoder`]'s embedding.
+enum Kind {
+    /// A MATPAC encoder (checkpoint or random initialisation).
+    Matpac(Box<Trainer>),
+    /// No encoder: per-band mean, standard deviation and maximum of the
+    /// log-mel over the clip (`[3 · mels]`), the baseline every learned
+    /// representation must beat.
+    LogMelStats(MatpacConfig),
+}
+
 /// A frozen encoder that turns a log-mel into a clip embedding.
 pub struct ClipEncoder {
-    trainer: Trainer,
+    kind: Kind,
     /// Identity for the cache key.
     pub id: String,
     /// Human-readable description (checkpoint path or `random init (preset …)`).
@@ -56,7 +66,7 @@ impl ClipEncoder {
         Ok(Self {
             id: format!("checkpoint:{:016x}:{}", fnv1a(&bytes), bytes.len()),
             description: format!("{} (update {})", file.display(), trainer.step),
-            trainer,
+            kind: Kind::Matpac(Box::new(trainer)),
         })
     }
 
@@ -68,25 +78,46 @@ impl ClipEncoder {
             cfg.model.encoder_dim, cfg.model.encoder_depth, cfg.train.seed
         );
         Ok(Self {
-            trainer: Trainer::new(cfg, &Device::flex())?,
+            kind: Kind::Matpac(Box::new(Trainer::new(cfg, &Device::flex())?)),
             id,
             description,
         })
     }
 
-    /// The encoder's configuration.
+    /// No encoder at all: per-band mean, standard deviation and maximum of the
+    /// float log-mel of `cfg`'s front end (the same features the encoders see).
+    pub fn log_mel_stats(cfg: MatpacConfig) -> Self {
+        Self {
+            id: format!(
+                "log-mel-stats:{:016x}",
+                fnv1a(toml::to_string(&cfg.frontend).unwrap_or_default().as_bytes())
+            ),
+            description: "no encoder: per-band mean, std and max of the log-mel".into(),
+            kind: Kind::LogMelStats(cfg),
+        }
+    }
+
+    /// The encoder's configuration (for the statistics baseline: the one
+    /// whose front end it uses).
     pub fn config(&self) -> &MatpacConfig {
-        &self.trainer.cfg
+        match &self.kind {
+            Kind::Matpac(t) => &t.cfg,
+            Kind::LogMelStats(cfg) => cfg,
+        }
     }
 
     /// The float front end that makes this encoder's input: the one its
     /// checkpoint (or random initialisation's configuration) records.
     pub fn frontend(&self) -> &FrontendConfig {
-        &self.trainer.cfg.frontend
+        &self.config().frontend
     }
 
     /// Clip embedding of a log-mel (`[n_frames, n_mels]`, the front end's layout).
     pub fn embed(&self, mel: &LogMel) -> Vec<f32> {
+        let trainer = match &self.kind {
+            Kind::Matpac(t) => t,
+            Kind::LogMelStats(_) => return band_statistics(mel),
+        };
         let (t, m) = (mel.n_frames, mel.n_mels);
         let mut mel_major = vec![0.0f32; m * t];
         for (i, row) in mel.data.chunks_exact(m).enumerate() {
@@ -94,8 +125,33 @@ impl ClipEncoder {
                 mel_major[j * t + i] = v;
             }
         }
-        self.trainer.embed_clip(&mel_major, m, t)
+        trainer.embed_clip(&mel_major, m, t)
     }
+}
+
+/// Per-band mean, standard deviation and maximum over the frames of `mel`,
+/// `[3 · n_mels]` (means, then stds, then maxima).
+pub fn band_statistics(mel: &LogMel) -> Vec<f32> {
+    let m = mel.n_mels;
+    let n = mel.n_frames.max(1) as f64;
+    let (mut sum, mut sq, mut max) = (vec![0f64; m], vec![0f64; m], vec![f32::MIN; m]);
+    for row in mel.data.chunks_exact(m) {
+        for (j, &v) in row.iter().enumerate() {
+            sum[j] += f64::from(v);
+            sq[j] += f64::from(v) * f64::from(v);
+            max[j] = max[j].max(v);
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(s, mu)| (s / n - mu * mu).max(0.0).sqrt() as f32);
+    mean.iter()
+        .map(|&v| v as f32)
+        .chain(std)
+        .chain(max)
+        .collect()
 }
 
 /// Embeddings of a list of clips, `[n, width]` row-major.

@@ -1,9 +1,11 @@
 //! Evaluation: clip embeddings of a frozen encoder ([`embed`]), the linear
 //! probe ([`probe`]), the probe over a data set's splits ([`run`]) and the
-//! reports ([`report`]); sound-event scoring ([`events`]) and the
+//! reports ([`report`]); sound-event references and matching ([`events`]),
+//! DCASE-style event- and segment-based metrics ([`event_metrics`]) and the
 //! spectrogram-with-events plot ([`event_plot`]).
 
 pub mod embed;
+pub mod event_metrics;
 pub mod event_plot;
 pub mod events;
 pub mod probe;

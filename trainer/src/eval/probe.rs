@@ -1,4 +1,4 @@
-//! Linear probe on frozen embeddings (DESIGN.md "Evaluation"): features
+//! Linear probe on frozen embeddings (`docs/architecture.md`, "Clip embedding"): features
 //! standardised with the fitting set's mean and standard deviation, one linear
 //! layer, softmax + cross-entropy for single-label data or per-class sigmoid +
 //! binary cross-entropy for multi-label data, minibatch Adam with decoupled

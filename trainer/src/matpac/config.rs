@@ -18,14 +18,15 @@ pub struct MatpacConfig {
     pub model: ModelConfig,
     /// Optimisation, schedules, losses.
     pub train: TrainConfig,
-    /// The float log-mel front end that makes the model's input (DESIGN.md "The
-    /// front end"). Absent from configurations written before it was recorded:
-    /// those were trained on the default (n_fft 512), which is what they load as.
+    /// The float log-mel front end that makes the model's input (specified in
+    /// `docs/frontend.md`). Absent from configurations written before it was
+    /// recorded: those were trained on the default (n_fft 512), which is what
+    /// they load as.
     #[serde(default)]
     pub frontend: FrontendConfig,
 }
 
-/// Architecture (DESIGN.md "MATPAC pretraining").
+/// Architecture (`docs/architecture.md`, "MATPAC model").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -210,11 +211,12 @@ impl MatpacConfig {
         }
     }
 
-    /// Small: the model of DESIGN.md's throughput comparison. Its peak learning
-    /// rate is 3e-4 at batch 16 (not linearly scaled down from 2048, which would
-    /// give 2.3e-6 and learn nothing in a CPU-length run), and its encoder EMA
-    /// is faster (0.999 → 0.9999) because it runs 15× fewer updates. Its front
-    /// end is the default one (n_fft 512, the runtime's size).
+    /// Small: a CPU-trainable model (presets in `docs/architecture.md`), the one
+    /// `bench/` compares with the PyTorch reference. Its peak learning rate is
+    /// 3e-4 at batch 16 (not linearly scaled down from 2048, which would give
+    /// 2.3e-6 and learn nothing in a CPU-length run), and its encoder EMA is
+    /// faster (0.999 → 0.9999) because it runs 15× fewer updates. Its front end
+    /// is the default one (n_fft 512, the runtime's size).
     pub fn small() -> Self {
         let mut c = Self::paper();
         c.frontend = FrontendConfig::default();

@@ -1,4 +1,4 @@
-//! MATPAC self-supervised pretraining (DESIGN.md "MATPAC pretraining").
+//! MATPAC self-supervised pretraining (`docs/architecture.md`, "MATPAC model").
 //!
 //! ```text
 //! log-mel [80 × 608] ─► patches (5 × 38) + sin-cos ─► mask 70 %

@@ -208,7 +208,7 @@ impl Student {
             .forward(Tensor::cat(vec![self.cls(b), tokens], 1))
     }
 
-    /// Clip embedding (DESIGN.md): log-mel `[n_mels, n_frames]` row-major
+    /// Clip embedding (`docs/architecture.md`): log-mel `[n_mels, n_frames]` row-major
     /// (frame-major input is transposed by the caller). Frames are encoded in
     /// chunks of the training crop length; the last chunk is cut to a multiple
     /// of the patch side (a clip shorter than one patch is padded with its

@@ -106,8 +106,8 @@ fn flac_and_fixed_point_paths_work() {
     let (shape_fixed, fixed) = mel_of(&copy, true);
     assert_eq!(shape_float, shape_fixed);
     assert_eq!(shape_float[1], 80);
-    // Fixed vs float budget (DESIGN.md) on the loud bins; quiet bins are
-    // dominated by ε in both paths.
+    // Fixed vs float budget (docs/frontend.md, "Accuracy budget") on the loud
+    // bins; quiet bins are dominated by ε in both paths.
     let err = float
         .iter()
         .zip(&fixed)

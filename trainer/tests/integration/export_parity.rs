@@ -20,7 +20,8 @@ use matpac_trainer::edge::onnx_export::{
 };
 use matpac_trainer::edge::quantize::{Calibration, layer_errors, quantize};
 use matpac_trainer::edge::student::StudentConfig;
-use matpac_trainer::edge::tagger_head::{LabelledWindows, TaggerTrainConfig, train};
+use matpac_runtime::tagger::TaggerConfig;
+use matpac_trainer::edge::tagger_head::{LabelledWindows, TaggerTrainConfig, TrainWindows, train};
 use std::path::{Path, PathBuf};
 
 fn bundled() -> PathBuf {
@@ -95,6 +96,7 @@ fn exported_student_runs_identically_in_runtime_and_tract() {
     let train_set = LabelledWindows {
         x: cal.clone(),
         y: cal_y,
+        clip: Vec::new(),
     };
     let tc = TaggerTrainConfig {
         epochs: 6,
@@ -106,7 +108,7 @@ fn exported_student_runs_identically_in_runtime_and_tract() {
     let (student, reports) = train(
         &config,
         &tc,
-        &train_set,
+        TrainWindows::Fixed(&train_set),
         &LabelledWindows::default(),
         &Device::flex().autodiff(),
         |_| {},
@@ -122,6 +124,7 @@ fn exported_student_runs_identically_in_runtime_and_tract() {
         frontend: FrontendConfig::default(),
         class_names: classes.clone(),
         thresholds: vec![0.5; classes.len()],
+        smoothing: Some(1),
         feature_mean: stats.mean,
         feature_std: stats.std,
         provenance: "export_parity test: tiny student, 6 epochs".into(),
@@ -155,6 +158,11 @@ fn exported_student_runs_identically_in_runtime_and_tract() {
         )
         .unwrap(),
         stats.std
+    );
+    // The smoothing travels with the model and sets the tagger's default.
+    assert_eq!(
+        TaggerConfig::for_model(&model).unwrap().smoothing_windows,
+        1
     );
     println!("arena {} B, file {} B", model.arena_len(), bytes.len());
 

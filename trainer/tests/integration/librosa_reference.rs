@@ -13,7 +13,7 @@ const FILTERBANK_TOL: f64 = 1e-6;
 /// Float log-mel agrees with librosa to this (natural-log units), bins within
 /// 60 dB of the frame maximum.
 const FLOAT_TOL: f32 = 1e-4;
-/// The fixed-point path's budget against any float reference (DESIGN.md).
+/// The fixed-point path's budget against any float reference (`docs/frontend.md`).
 const FIXED_TOL: f32 = 0.02;
 const SIGNALS: [&str; 4] = ["tone", "chirp", "noise", "bundled_clip"];
 

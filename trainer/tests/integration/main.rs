@@ -5,6 +5,7 @@
 mod cli_infer;
 mod cli_mel;
 mod cli_pretrain;
+mod cli_scenes;
 mod cli_tag;
 mod cli_train_tagger;
 mod export_parity;
