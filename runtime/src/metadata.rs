@@ -16,6 +16,10 @@ pub const THRESHOLDS: &str = "matpac.thresholds";
 /// Windows the tagger averages scores over (optional; chosen on validation
 /// scenes with the thresholds): `2`. Read by [`crate::tagger::TaggerConfig::for_model`].
 pub const SMOOTHING_WINDOWS: &str = "matpac.smoothing_windows";
+/// Most classes that may start an event in one window (optional; `0` = no
+/// limit; chosen on validation scenes): `2`. Read by
+/// [`crate::tagger::TaggerConfig::for_model`].
+pub const TOP_K: &str = "matpac.top_k";
 /// Dataset mean of the log-mel features (natural-log units), subtracted before quantisation.
 pub const FEATURE_MEAN: &str = "matpac.feature_mean";
 /// Dataset standard deviation of the log-mel features.

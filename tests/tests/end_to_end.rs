@@ -115,6 +115,10 @@ fn pretrain_distill_tag_export_and_tag_a_scene() {
         &p("student"),
         "--epochs",
         TAGGER_EPOCHS,
+        // Fresh augmented windows per epoch, sized to the toy set (the
+        // default 1024 is for real data sets).
+        "--augment-set",
+        "windows_per_epoch=128",
     ]);
 
     // 4. Export; both engines read the file and agree.

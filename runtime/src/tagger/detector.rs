@@ -111,9 +111,25 @@ impl<const C: usize> EventDetector<C> {
         self.history_len = (self.history_len + 1).min(smoothing);
         let (stride, length) = (self.stride, self.length);
         let history = self.history.get(..self.history_len).unwrap_or(&[]);
-        for (class, state) in self.classes.iter_mut().enumerate().take(self.n_classes) {
+        let mut smoothed = [0f32; C];
+        for (class, s) in smoothed.iter_mut().enumerate().take(self.n_classes) {
+            *s = history.iter().map(|h| h[class]).sum::<f32>() / history.len() as f32;
+        }
+        let n = self.n_classes;
+        let top_k = self.config.top_k;
+        // Whether `class` is among the `top_k` highest smoothed scores.
+        let ranked = |class: usize| {
+            top_k == 0
+                || smoothed
+                    .iter()
+                    .take(n)
+                    .filter(|&&s| s > smoothed[class])
+                    .count()
+                    < top_k
+        };
+        for (class, state) in self.classes.iter_mut().enumerate().take(n) {
             let raw = row[class];
-            let smoothed = history.iter().map(|h| h[class]).sum::<f32>() / history.len() as f32;
+            let smoothed = smoothed[class];
             let release = state.threshold * self.config.release_ratio;
             if raw >= state.threshold {
                 state.rise_end.get_or_insert(end);
@@ -128,7 +144,7 @@ impl<const C: usize> EventDetector<C> {
                 if smoothed < release {
                     on_event(close(class, state, stride, length));
                 }
-            } else if smoothed >= state.threshold {
+            } else if smoothed >= state.threshold && ranked(class) {
                 state.active = true;
                 state.onset = state
                     .rise_end
@@ -214,6 +230,33 @@ mod tests {
     }
 
     #[test]
+    fn top_k_lets_only_the_highest_classes_start_events() {
+        let fe = FrontendConfig::default();
+        let run = |top_k| {
+            let config = TaggerConfig {
+                smoothing_windows: 1,
+                top_k,
+                ..TaggerConfig::default()
+            };
+            let mut d = EventDetector::<3>::new(config, &fe, 98, &[0.5; 3]).unwrap();
+            // All three above threshold in window 1; class 2 highest, then 0.
+            for (k, s) in [[0.1, 0.1, 0.1], [0.7, 0.6, 0.9], [0.1, 0.1, 0.1]]
+                .iter()
+                .enumerate()
+            {
+                d.push(20_000 + k as u64 * 8000, s, |_| {});
+                if k == 1 {
+                    return [d.is_active(0), d.is_active(1), d.is_active(2)];
+                }
+            }
+            unreachable!()
+        };
+        assert_eq!(run(0), [true, true, true], "no limit");
+        assert_eq!(run(1), [false, false, true]);
+        assert_eq!(run(2), [true, false, true]);
+    }
+
+    #[test]
     fn bad_settings_are_errors() {
         let fe = FrontendConfig::default();
         let ok = TaggerConfig::default();
@@ -232,7 +275,10 @@ mod tests {
             },
         ];
         for c in bad {
-            assert!(EventDetector::<2>::new(c, &fe, 98, &[0.5]).is_err(), "{c:?}");
+            assert!(
+                EventDetector::<2>::new(c, &fe, 98, &[0.5]).is_err(),
+                "{c:?}"
+            );
         }
         assert!(EventDetector::<2>::new(ok, &fe, 98, &[0.5; 3]).is_err());
         assert!(EventDetector::<2>::new(ok, &fe, 98, &[]).is_err());

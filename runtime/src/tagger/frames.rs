@@ -152,8 +152,10 @@ impl<'m, 'a, 'r, const C: usize> FrameTagger<'m, 'a, 'r, C> {
         self.frames_seen += 1;
         if self.filled == self.window_frames {
             let scores = self.scores.get_mut(..self.n_classes).unwrap_or(&mut []);
-            self.interpreter
-                .run_quantized(self.window.get(..self.window_frames * m).unwrap_or(&[]), scores)?;
+            self.interpreter.run_quantized(
+                self.window.get(..self.window_frames * m).unwrap_or(&[]),
+                scores,
+            )?;
             let c = &self.frontend;
             let end = (self.frames_seen - 1) * c.hop_length as u64 + c.win_length as u64;
             self.detector.push(end, scores, on_event);

@@ -62,6 +62,10 @@ pub struct TaggerConfig {
     /// An active class ends when its smoothed score falls below
     /// `threshold × release_ratio` (hysteresis; 0 < ratio ≤ 1).
     pub release_ratio: f32,
+    /// A class may start an event only while its smoothed score is among the
+    /// `top_k` highest of the window (0: no limit). Sounds that resemble the
+    /// one playing then do not fire beside it.
+    pub top_k: usize,
 }
 
 impl Default for TaggerConfig {
@@ -70,15 +74,22 @@ impl Default for TaggerConfig {
             stride_frames: 50,
             smoothing_windows: 2,
             release_ratio: 0.8,
+            top_k: 0,
         }
     }
 }
 
 impl TaggerConfig {
     /// The defaults with what the model's metadata sets
-    /// ([`metadata::SMOOTHING_WINDOWS`], when present).
+    /// ([`metadata::SMOOTHING_WINDOWS`], [`metadata::TOP_K`], when present).
     pub fn for_model(model: &Model<'_>) -> Result<Self, Error> {
         let mut config = Self::default();
+        if let Some(text) = model.metadata(metadata::TOP_K) {
+            config.top_k = text.trim().parse::<usize>().map_err(|_| Error::Metadata {
+                key: metadata::TOP_K,
+                reason: "expected a whole number of classes (0: no limit)",
+            })?;
+        }
         if let Some(text) = model.metadata(metadata::SMOOTHING_WINDOWS) {
             config.smoothing_windows = text
                 .trim()

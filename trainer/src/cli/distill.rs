@@ -161,7 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         features: stats,
         class_names: Vec::new(),
         thresholds: Vec::new(),
-        smoothing: None,
+        tagger: None,
         provenance: format!(
             "matpac-trainer {} distill from {} on {} ({} windows), {} epochs, seed {}",
             env!("CARGO_PKG_VERSION"),

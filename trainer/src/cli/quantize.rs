@@ -108,7 +108,7 @@ pub fn meta(p: &Prepared, output: OutputKind) -> ExportMeta {
         frontend: FrontendConfig::default(),
         class_names: p.info.class_names.clone(),
         thresholds: p.info.thresholds.clone(),
-        smoothing: p.info.smoothing,
+        tagger: p.info.tagger,
         feature_mean: p.info.features.mean,
         feature_std: p.info.features.std,
         provenance: p.info.provenance.clone(),

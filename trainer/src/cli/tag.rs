@@ -10,7 +10,7 @@
 use crate::audio::{load_audio, to_pcm_i16};
 use crate::eval::event_metrics::{FileMetrics, MetricsConfig, evaluate};
 use crate::eval::event_plot::spectrogram_events_png;
-use crate::eval::events::{TimedEvent, match_events, reference_for, reference_path};
+use crate::eval::events::{TimedEvent, reference_for, reference_path};
 use crate::frontend::fixed_log_mel;
 use anyhow::{Context, anyhow, bail};
 use matpac_runtime::Model;
@@ -47,9 +47,14 @@ pub struct Args {
     /// Run the model every this many frames (10 ms each).
     #[arg(long, default_value_t = TaggerConfig::default().stride_frames)]
     pub stride_frames: usize,
-    /// Average scores over this many windows.
-    #[arg(long, default_value_t = TaggerConfig::default().smoothing_windows)]
-    pub smoothing: usize,
+    /// Average scores over this many windows (default: the model's
+    /// `matpac.smoothing_windows`, else 2).
+    #[arg(long)]
+    pub smoothing: Option<usize>,
+    /// At most this many classes may start an event in one window, 0 = no
+    /// limit (default: the model's `matpac.top_k`, else 0).
+    #[arg(long)]
+    pub top_k: Option<usize>,
     /// Write `DIR/STEM.png` per file: spectrogram with the events (and the reference, if any).
     #[arg(long, value_name = "DIR")]
     pub png: Option<PathBuf>,
@@ -138,26 +143,6 @@ pub fn tag_file(model: &Model, config: TaggerConfig, file: &Path) -> anyhow::Res
     })
 }
 
-/// One line comparing detections with reference events (the overlap
-/// matcher [`match_events`]; `matpac tag` itself reports the DCASE-style
-/// metrics).
-pub fn describe_match(truth: &[TimedEvent], detected: &[TimedEvent]) -> String {
-    let m = match_events(truth, detected);
-    let err = m.onset_errors(truth, detected);
-    let (mean, max) = (
-        err.iter().sum::<f64>() / err.len().max(1) as f64,
-        err.iter().copied().fold(0.0, f64::max),
-    );
-    format!(
-        "{}/{} reference events found, {} false alarm(s); onset error mean {:.3} s, max {:.3} s",
-        m.pairs.len(),
-        truth.len(),
-        m.false_alarms.len(),
-        mean,
-        max
-    )
-}
-
 /// One line of a file's metrics: event F1 (P, R), segment F1, references found.
 fn describe_metrics(m: &FileMetrics) -> String {
     format!(
@@ -196,19 +181,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         offset_collar: args.offset_collar,
         segment: args.segment,
     };
-    metrics_config
-        .validate()
-        .map_err(|e| anyhow!("--collar/--offset-collar/--segment: {e}"))?;
+    // The messages start with the setting's name; name the flag instead.
+    metrics_config.validate().map_err(|e| {
+        anyhow!(
+            "{}",
+            e.replacen("onset collar", "--collar", 1)
+                .replacen("offset collar", "--offset-collar", 1)
+                .replacen("segment", "--segment", 1)
+        )
+    })?;
     if let (Some(reference), Some(first)) = (&args.reference, args.files.first()) {
         reference_for(first, Some(reference))?;
     }
     let bytes = std::fs::read(&args.model)
         .with_context(|| format!("{}: cannot read model", args.model.display()))?;
     let model = Model::parse(&bytes).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
+    let from_model =
+        TaggerConfig::for_model(&model).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
     let config = TaggerConfig {
         stride_frames: args.stride_frames,
-        smoothing_windows: args.smoothing,
-        ..Default::default()
+        smoothing_windows: args.smoothing.unwrap_or(from_model.smoothing_windows),
+        top_k: args.top_k.unwrap_or(from_model.top_k),
+        ..from_model
     };
     if args.format == Format::Csv {
         println!("file,onset,offset,class,score");

@@ -8,10 +8,9 @@ use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
 use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
-use crate::edge::scene_thresholds::{choose as choose_on_scenes, score_scene, validation_scenes};
-use matpac_runtime::tagger::TaggerConfig;
 use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{standardise, train_test, windows_of};
+use crate::edge::scene_thresholds::{choose as choose_on_scenes, score_scene, validation_scenes};
 use crate::edge::student::StudentConfig;
 use crate::edge::tagger_head::{
     EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
@@ -19,6 +18,7 @@ use crate::edge::tagger_head::{
 };
 use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
+use matpac_runtime::tagger::TaggerConfig;
 use std::path::PathBuf;
 
 /// Arguments of `matpac train-tagger`.
@@ -164,7 +164,12 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         })
         .transpose()?;
     let pool = match &augment {
-        Some(_) => Some(ClipPool::from_dataset(&ds, &fit, &frontend, student.n_frames)?),
+        Some(_) => Some(ClipPool::from_dataset(
+            &ds,
+            &fit,
+            &frontend,
+            student.n_frames,
+        )?),
         None => None,
     };
     let n_frames = student.n_frames;
@@ -178,9 +183,8 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             TrainWindows::Drawn {
                 n: cfg.windows_per_epoch,
                 draw: Box::new(|epoch| {
-                    let mut w =
-                        draw_epoch(pool, cfg, &frontend, n_frames, tc.seed, epoch)
-                            .expect("the front end accepted this configuration above");
+                    let mut w = draw_epoch(pool, cfg, &frontend, n_frames, tc.seed, epoch)
+                        .expect("the front end accepted this configuration above");
                     standardise(&mut w, &stats);
                     w
                 }),
@@ -215,7 +219,16 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         let scored = scenes
             .into_iter()
             .map(|(pcm, truth)| {
-                score_scene(&model, &student, &stats, &frontend, &pcm, truth, TaggerConfig::default().stride_frames, &plain)
+                score_scene(
+                    &model,
+                    &student,
+                    &stats,
+                    &frontend,
+                    &pcm,
+                    truth,
+                    TaggerConfig::default().stride_frames,
+                    &plain,
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let choice = choose_on_scenes(
@@ -227,10 +240,11 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             &thresholds,
         );
         eprintln!(
-            "validation scenes ({}): event F1 {:.3} with smoothing {} and per-class thresholds {:?}",
+            "validation scenes ({}): event F1 {:.3} with smoothing {}, top-k {} and per-class thresholds {:?}",
             scored.len(),
             choice.metrics.event.f1(),
-            choice.smoothing,
+            choice.tagger.smoothing_windows,
+            choice.tagger.top_k,
             choice.thresholds
         );
         thresholds = choice.thresholds.clone();
@@ -261,7 +275,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         features: stats,
         class_names: ds.labels.clone(),
         thresholds,
-        smoothing: scene_choice.as_ref().map(|c| c.smoothing),
+        tagger: scene_choice.as_ref().map(|c| c.tagger),
         provenance: format!(
             "matpac-trainer {} train-tagger on {} ({} fit clips), {} epochs, seed {}{}",
             env!("CARGO_PKG_VERSION"),

@@ -178,7 +178,10 @@ impl ClipPool {
             .par_iter()
             .map(|&i| {
                 let clip = &ds.clips[i];
-                Ok((load_audio(&clip.path, frontend.sample_rate)?, clip.labels.clone()))
+                Ok((
+                    load_audio(&clip.path, frontend.sample_rate)?,
+                    clip.labels.clone(),
+                ))
             })
             .collect();
         let window = frontend.win_length + (n_frames - 1) * frontend.hop_length;
@@ -207,7 +210,9 @@ impl ClipPool {
             clips.get(rng.below(clips.len() as u64) as usize).copied()
         } else {
             let clips: Vec<usize> = (0..self.clips.len()).filter(ok).collect();
-            clips.get(rng.below(clips.len().max(1) as u64) as usize).copied()
+            clips
+                .get(rng.below(clips.len().max(1) as u64) as usize)
+                .copied()
         }
     }
 }
@@ -252,7 +257,9 @@ pub fn add_noise(out: &mut [f32], rms: f32, rng: &mut Rng) {
         .collect();
     let power = noise.iter().map(|v| v * v).sum::<f32>() / noise.len().max(1) as f32;
     let scale = rms / power.sqrt().max(1e-12);
-    out.iter_mut().zip(&noise).for_each(|(o, n)| *o += n * scale);
+    out.iter_mut()
+        .zip(&noise)
+        .for_each(|(o, n)| *o += n * scale);
 }
 
 /// dB to a linear amplitude factor.
@@ -292,7 +299,12 @@ pub fn draw_window(
             } else {
                 0
             };
-            place(&mut pcm, &clip.samples, start, db(uniform(rng, cfg.gain_db)));
+            place(
+                &mut pcm,
+                &clip.samples,
+                start,
+                db(uniform(rng, cfg.gain_db)),
+            );
             let t = target_of(clip, start, window);
             for &l in &clip.labels {
                 target[l] = target[l].max(t);
@@ -381,8 +393,16 @@ mod tests {
         let p = pool();
         let burst = &p.clips[0];
         assert_eq!(target_of(burst, 0, 16_000), 1.0, "whole burst inside");
-        assert_eq!(target_of(burst, 16_000, 16_000), 0.0, "starts after the window");
-        assert_eq!(target_of(burst, -3200, 16_000), 0.0, "ended before the window");
+        assert_eq!(
+            target_of(burst, 16_000, 16_000),
+            0.0,
+            "starts after the window"
+        );
+        assert_eq!(
+            target_of(burst, -3200, 16_000),
+            0.0,
+            "ended before the window"
+        );
         // Only the last 10 % of the burst's samples (≈ 1 % of its energy) inside.
         assert_eq!(target_of(burst, -2880, 16_000), 0.0);
         // The 2 s tone: any whole window holds the most a window can, so 1;

@@ -8,6 +8,7 @@ use super::student::{Student, StudentConfig};
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
+use matpac_runtime::tagger::TaggerConfig;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,10 +25,10 @@ pub struct StudentInfo {
     pub class_names: Vec<String>,
     /// Per-class thresholds (validation-chosen).
     pub thresholds: Vec<f32>,
-    /// Windows the tagger averages scores over, when chosen on validation
-    /// scenes (absent in older checkpoints: the runtime's default).
+    /// The streaming tagger's settings, when chosen on validation scenes
+    /// (smoothing, top-k; absent in older checkpoints: the runtime's defaults).
     #[serde(default)]
-    pub smoothing: Option<usize>,
+    pub tagger: Option<TaggerConfig>,
     /// Free text: command, data, date.
     pub provenance: String,
 }
@@ -105,7 +106,11 @@ mod tests {
             },
             class_names: vec!["a".into(), "b".into()],
             thresholds: vec![0.4, 0.6],
-            smoothing: Some(3),
+            tagger: Some(TaggerConfig {
+                smoothing_windows: 3,
+                top_k: 2,
+                ..TaggerConfig::default()
+            }),
             provenance: "test".into(),
         };
         let dir = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@ use super::onnx_proto::*;
 use super::quantize::{ActQuant, QuantModel};
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::metadata as keys;
+use matpac_runtime::tagger::TaggerConfig;
 use prost::Message;
 use std::io::Write;
 use std::path::Path;
@@ -69,8 +70,9 @@ pub struct ExportMeta {
     pub class_names: Vec<String>,
     /// Per-class thresholds on the sigmoid score.
     pub thresholds: Vec<f32>,
-    /// Windows the tagger averages scores over (`None`: the runtime's default).
-    pub smoothing: Option<usize>,
+    /// The tagger settings the model carries (smoothing, top-k; `None`: the
+    /// runtime's defaults).
+    pub tagger: Option<TaggerConfig>,
     /// Feature mean (natural log).
     pub feature_mean: f32,
     /// Feature standard deviation.
@@ -347,9 +349,15 @@ pub fn metadata_entries(
     keys::write_frontend(&meta.frontend, &mut frontend)
         .map_err(|_| ExportError::Invalid("front end".into()))?;
     let join = |v: Vec<String>| v.join(&sep.to_string());
-    let smoothing = meta
-        .smoothing
-        .map(|n| (keys::SMOOTHING_WINDOWS.into(), n.to_string()));
+    let tagger = meta.tagger.into_iter().flat_map(|t| {
+        [
+            (
+                keys::SMOOTHING_WINDOWS.into(),
+                t.smoothing_windows.to_string(),
+            ),
+            (keys::TOP_K.into(), t.top_k.to_string()),
+        ]
+    });
     Ok(vec![
         (keys::FRONTEND.into(), frontend),
         (keys::CLASS_NAMES.into(), join(meta.class_names.clone())),
@@ -368,7 +376,7 @@ pub fn metadata_entries(
         (keys::PROVENANCE.into(), meta.provenance.clone()),
     ]
     .into_iter()
-    .chain(smoothing)
+    .chain(tagger)
     .collect())
 }
 

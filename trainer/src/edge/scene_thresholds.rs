@@ -8,9 +8,10 @@
 //! resembles. So the student scores validation scenes (clips of held-out
 //! groups laid on timelines) window by window at the tagger's stride, the
 //! runtime's own [`EventDetector`] turns the scores into events for a grid of
-//! thresholds and smoothing lengths, and each class keeps the threshold with
-//! its best event F1 on those scenes; the smoothing is the one with the best
-//! micro event F1 after that.
+//! thresholds, smoothing lengths and top-k limits (how many classes may start
+//! an event in one window), and each class keeps the threshold with its best
+//! event F1 on those scenes; the smoothing and top-k are the pair with the
+//! best micro event F1 after that.
 
 use super::augment::add_noise;
 use super::features::{FeatureStats, clip_windows};
@@ -19,12 +20,12 @@ use super::tagger_head::scores;
 use crate::audio::{AudioError, to_pcm_i16};
 use crate::data::dataset::Dataset;
 use crate::data::scenes::{SceneConfig, compose, load_clips};
-use crate::matpac::rng::Rng;
-use indicatif::ProgressBar;
 use crate::eval::event_metrics::{FileMetrics, MetricsConfig, evaluate};
 use crate::eval::events::TimedEvent;
 use crate::frontend::FrontendError;
+use crate::matpac::rng::Rng;
 use burn::tensor::Device;
+use indicatif::ProgressBar;
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::tagger::{EventDetector, TaggerConfig};
 
@@ -38,6 +39,9 @@ pub fn threshold_grid() -> Vec<f32> {
 
 /// Smoothing lengths tried (windows).
 pub const SMOOTHING_CHOICES: [usize; 3] = [1, 2, 3];
+
+/// Top-k limits tried (0: no limit).
+pub const TOP_K_CHOICES: [usize; 3] = [0, 1, 2];
 
 /// One scene's window scores at the tagger's timing, with its reference.
 #[derive(Debug, Clone)]
@@ -71,7 +75,10 @@ pub fn score_scene(
         .collect();
     let hop = frontend.hop_length as u64;
     let ends = (0..windows.len() as u64)
-        .map(|k| (k * stride_frames as u64 + config.n_frames as u64 - 1) * hop + frontend.win_length as u64)
+        .map(|k| {
+            (k * stride_frames as u64 + config.n_frames as u64 - 1) * hop
+                + frontend.win_length as u64
+        })
         .collect();
     Ok(ScoredScene {
         ends,
@@ -90,8 +97,9 @@ pub fn detect(
     window_frames: usize,
     labels: &[String],
 ) -> Vec<TimedEvent> {
-    let mut detector = EventDetector::<MAX_CLASSES>::new(tagger, frontend, window_frames, thresholds)
-        .expect("thresholds and tagger settings checked by the caller");
+    let mut detector =
+        EventDetector::<MAX_CLASSES>::new(tagger, frontend, window_frames, thresholds)
+            .expect("thresholds and tagger settings checked by the caller");
     let mut events = Vec::new();
     for (&end, s) in scene.ends.iter().zip(&scene.scores) {
         detector.push(end, s, |e| events.push(e));
@@ -151,8 +159,8 @@ pub fn validation_scenes(
 pub struct Choice {
     /// Per-class thresholds.
     pub thresholds: Vec<f32>,
-    /// Windows averaged.
-    pub smoothing: usize,
+    /// The tagger settings (smoothing, top-k; the rest as given).
+    pub tagger: TaggerConfig,
     /// Metrics over all scenes with these settings.
     pub metrics: FileMetrics,
 }
@@ -181,7 +189,9 @@ fn evaluate_all(
 
 /// Per class the grid threshold with the best event F1 on `scenes` (the
 /// middle of the best run of equal F1 values), for each smoothing length of
-/// [`SMOOTHING_CHOICES`]; returns the smoothing with the best micro event F1.
+/// [`SMOOTHING_CHOICES`] and top-k limit of [`TOP_K_CHOICES`]; returns the
+/// setting with the best micro event F1 (the first of equals: no limit and
+/// less smoothing first).
 /// A class without reference events in the scenes keeps `fallback[c]`.
 pub fn choose(
     scenes: &[ScoredScene],
@@ -193,9 +203,13 @@ pub fn choose(
 ) -> Choice {
     let grid = threshold_grid();
     let mut best: Option<Choice> = None;
-    for smoothing in SMOOTHING_CHOICES {
+    let settings = TOP_K_CHOICES
+        .iter()
+        .flat_map(|&top_k| SMOOTHING_CHOICES.map(|s| (s, top_k)));
+    for (smoothing, top_k) in settings {
         let tagger = TaggerConfig {
             smoothing_windows: smoothing,
+            top_k,
             ..base
         };
         // F1 of every class at every grid threshold (classes are independent).
@@ -235,7 +249,7 @@ pub fn choose(
         {
             best = Some(Choice {
                 thresholds,
-                smoothing,
+                tagger,
                 metrics,
             });
         }
@@ -248,12 +262,7 @@ mod tests {
     use super::*;
 
     fn ev(onset: f64, offset: f64, label: &str) -> TimedEvent {
-        TimedEvent {
-            onset,
-            offset,
-            label: label.into(),
-            score: 1.0,
-        }
+        TimedEvent::reference(onset, offset, label)
     }
 
     /// Two classes; class `a` scores 0.6 in the windows of its events and 0.3
@@ -289,8 +298,19 @@ mod tests {
             truth,
             duration: end(n) as f64 / 16_000.0,
         };
-        let c = choose(&[scene], &labels, TaggerConfig::default(), &fe, t, &[0.5, 0.5]);
-        assert_eq!(c.smoothing, 1, "smoothing halves the one-window peaks");
+        let c = choose(
+            &[scene],
+            &labels,
+            TaggerConfig::default(),
+            &fe,
+            t,
+            &[0.5, 0.5],
+        );
+        assert_eq!(
+            c.tagger.smoothing_windows, 1,
+            "smoothing halves the one-window peaks"
+        );
+        assert_eq!(c.tagger.top_k, 0, "no limit is tried first and suffices");
         assert!(c.thresholds[0] > 0.3 && c.thresholds[0] <= 0.6, "{c:?}");
         assert!(c.thresholds[1] > 0.35 && c.thresholds[1] <= 0.45, "{c:?}");
         assert_eq!(c.metrics.event.f1(), 1.0, "{c:?}");

@@ -90,7 +90,11 @@ impl ClipEncoder {
         Self {
             id: format!(
                 "log-mel-stats:{:016x}",
-                fnv1a(toml::to_string(&cfg.frontend).unwrap_or_default().as_bytes())
+                fnv1a(
+                    toml::to_string(&cfg.frontend)
+                        .unwrap_or_default()
+                        .as_bytes()
+                )
             ),
             description: "no encoder: per-band mean, std and max of the log-mel".into(),
             kind: Kind::LogMelStats(cfg),

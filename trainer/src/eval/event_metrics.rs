@@ -400,12 +400,12 @@ pub fn event_pairs(
 }
 
 /// Per (segment, class) activity of `events`: `active[class][segment]`.
-fn activity<'a>(
-    events: &'a [TimedEvent],
+fn activity(
+    events: &[TimedEvent],
     n_segments: usize,
     total: f64,
     segment: f64,
-) -> BTreeMap<&'a str, Vec<bool>> {
+) -> BTreeMap<&str, Vec<bool>> {
     let mut active: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
     for e in events {
         let row = active
@@ -516,12 +516,7 @@ mod tests {
     use super::*;
 
     fn ev(onset: f64, offset: f64, label: &str) -> TimedEvent {
-        TimedEvent {
-            onset,
-            offset,
-            label: label.into(),
-            score: 1.0,
-        }
+        TimedEvent::reference(onset, offset, label)
     }
 
     fn counts(tp: usize, fp: usize, fn_: usize) -> Counts {

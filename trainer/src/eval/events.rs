@@ -32,6 +32,18 @@ pub struct TimedEvent {
     pub score: f32,
 }
 
+impl TimedEvent {
+    /// A reference event (score 1).
+    pub fn reference(onset: f64, offset: f64, label: &str) -> Self {
+        Self {
+            onset,
+            offset,
+            label: label.into(),
+            score: 1.0,
+        }
+    }
+}
+
 /// The expected layout of our CSV, for error messages.
 const CSV_FORMAT: &str = "`onset,offset,label` in seconds";
 /// The expected layout of a DCASE file, for error messages.
@@ -45,9 +57,47 @@ fn bad_row(path: &Path, line: u64, why: &str, format: &str) -> EvalError {
     ))
 }
 
+/// Line numbers from byte offsets. (The `csv` crate's own line count skips
+/// blank lines, and a record's position lies before the blank lines that
+/// precede it, so neither is what an editor shows.)
+struct Lines {
+    /// The file.
+    bytes: Vec<u8>,
+    /// Offsets of its `\n`s.
+    newlines: Vec<usize>,
+}
+
+impl Lines {
+    fn new(bytes: &[u8]) -> Self {
+        let newlines = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        Self {
+            bytes: bytes.to_vec(),
+            newlines,
+        }
+    }
+
+    /// The 1-based line of the first byte at or after `pos` that is not a
+    /// line break (0 without a position).
+    fn of(&self, pos: Option<&csv::Position>) -> u64 {
+        let Some(pos) = pos else { return 0 };
+        let start = usize::try_from(pos.byte()).unwrap_or(usize::MAX);
+        let first = self
+            .bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|b| !matches!(b, b'\n' | b'\r')))
+            .map_or(self.bytes.len(), |k| start + k);
+        1 + self.newlines.partition_point(|&nl| nl < first) as u64
+    }
+}
+
 /// A `csv` crate error of `path` (I/O errors keep their cause).
-fn csv_error(path: &Path, err: csv::Error, format: &str) -> EvalError {
-    let line = err.position().map(csv::Position::line);
+fn csv_error(path: &Path, lines: &Lines, err: csv::Error, format: &str) -> EvalError {
+    let line = err.position().map(|p| lines.of(Some(p)));
     match err.into_kind() {
         csv::ErrorKind::Io(source) => EvalError::Io {
             path: path.to_path_buf(),
@@ -66,24 +116,25 @@ fn csv_error(path: &Path, err: csv::Error, format: &str) -> EvalError {
     }
 }
 
-/// Opens `path` as a delimited file read record by record: trimmed fields,
-/// any number of fields per row.
-fn open_table(
-    path: &Path,
-    delimiter: u8,
-    has_headers: bool,
-) -> Result<csv::Reader<std::fs::File>, EvalError> {
-    let file = std::fs::File::open(path).map_err(|source| EvalError::Io {
+/// A reader of a file in memory.
+type Reader = csv::Reader<std::io::Cursor<Vec<u8>>>;
+
+/// Reads `path` as a delimited file to be read record by record (trimmed
+/// fields, any number of fields per row), with its line numbers.
+fn open_table(path: &Path, delimiter: u8, has_headers: bool) -> Result<(Reader, Lines), EvalError> {
+    let bytes = std::fs::read(path).map_err(|source| EvalError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(csv::ReaderBuilder::new()
+    let lines = Lines::new(&bytes);
+    let reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(has_headers)
         .flexible(true)
         .trim(csv::Trim::All)
         .quoting(delimiter == b',')
-        .from_reader(file))
+        .from_reader(std::io::Cursor::new(bytes));
+    Ok((reader, lines))
 }
 
 /// Parses onset and offset fields (`on <= off`, both finite).
@@ -98,11 +149,11 @@ fn parse_times(on: &str, off: &str) -> Result<(f64, f64), &'static str> {
 
 /// Reads an `onset,offset,label` CSV with a header row.
 pub fn read_events_csv(path: &Path) -> Result<Vec<TimedEvent>, EvalError> {
-    let mut reader = open_table(path, b',', true)?;
+    let (mut reader, lines) = open_table(path, b',', true)?;
     let mut out = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, e, CSV_FORMAT))?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let record = record.map_err(|e| csv_error(path, &lines, e, CSV_FORMAT))?;
+        let line = lines.of(record.position());
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -133,12 +184,12 @@ fn file_name_of(name: &str) -> &str {
 /// events. The events are keyed by the file name (last path component of the
 /// filename column); every listed file has an entry, possibly empty.
 pub fn read_dcase_tsv(path: &Path) -> Result<BTreeMap<String, Vec<TimedEvent>>, EvalError> {
-    let mut reader = open_table(path, b'\t', false)?;
+    let (mut reader, lines) = open_table(path, b'\t', false)?;
     let mut out: BTreeMap<String, Vec<TimedEvent>> = BTreeMap::new();
     let mut first = true;
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, e, DCASE_FORMAT))?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let record = record.map_err(|e| csv_error(path, &lines, e, DCASE_FORMAT))?;
+        let line = lines.of(record.position());
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -281,12 +332,7 @@ mod tests {
     use super::*;
 
     fn ev(onset: f64, offset: f64, label: &str) -> TimedEvent {
-        TimedEvent {
-            onset,
-            offset,
-            label: label.into(),
-            score: 1.0,
-        }
+        TimedEvent::reference(onset, offset, label)
     }
 
     #[test]
@@ -324,15 +370,28 @@ mod tests {
         std::fs::write(&ok, "onset,offset,label\n0.5,1.25,piano\n\n2,3,kick\n").unwrap();
         let e = read_events_csv(&ok).unwrap();
         assert_eq!(e, vec![ev(0.5, 1.25, "piano"), ev(2.0, 3.0, "kick")]);
-        for (body, why) in [
-            ("onset,offset,label\n1,x,a\n", "offset is not a number"),
-            ("onset,offset,label\n2,1,a\n", "onset after offset"),
-            ("onset,offset,label\n1,2\n", "not three fields"),
+        for (body, line, why) in [
+            ("onset,offset,label\n1,x,a\n", 2, "offset is not a number"),
+            ("onset,offset,label\n2,1,a\n", 2, "onset after offset"),
+            ("onset,offset,label\n1,2\n", 2, "not three fields"),
+            // Blank lines count.
+            ("onset,offset,label\n\n1,x,a\n", 3, "offset is not a number"),
+            (
+                "onset,offset,label\n0,1,a\n\n\n1,x,a\n",
+                5,
+                "offset is not a number",
+            ),
         ] {
             let p = dir.path().join("bad.csv");
             std::fs::write(&p, body).unwrap();
             let msg = read_events_csv(&p).unwrap_err().to_string();
-            assert!(msg.contains(why) && msg.contains("line 2"), "{msg}");
+            assert!(
+                msg.contains(why)
+                    && msg.contains(&format!("line {line}:"))
+                    && msg.contains("bad.csv")
+                    && msg.contains("onset,offset,label"),
+                "{body:?}: {msg}"
+            );
         }
     }
 

@@ -14,13 +14,13 @@ use matpac_runtime::engine::{Engine, Interpreter, TractEngine};
 use matpac_runtime::frontend::{FeatureQuantizer, FrontendConfig};
 use matpac_runtime::metadata as keys;
 use matpac_runtime::model::Model;
+use matpac_runtime::tagger::TaggerConfig;
 use matpac_trainer::edge::features::{FeatureStats, file_windows};
 use matpac_trainer::edge::onnx_export::{
     Cut, ExportMeta, OutputKind, to_onnx, to_onnx_cut, write_onnx,
 };
 use matpac_trainer::edge::quantize::{Calibration, layer_errors, quantize};
 use matpac_trainer::edge::student::StudentConfig;
-use matpac_runtime::tagger::TaggerConfig;
 use matpac_trainer::edge::tagger_head::{LabelledWindows, TaggerTrainConfig, TrainWindows, train};
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,11 @@ fn exported_student_runs_identically_in_runtime_and_tract() {
         frontend: FrontendConfig::default(),
         class_names: classes.clone(),
         thresholds: vec![0.5; classes.len()],
-        smoothing: Some(1),
+        tagger: Some(TaggerConfig {
+            smoothing_windows: 1,
+            top_k: 2,
+            ..TaggerConfig::default()
+        }),
         feature_mean: stats.mean,
         feature_std: stats.std,
         provenance: "export_parity test: tiny student, 6 epochs".into(),
@@ -159,11 +163,9 @@ fn exported_student_runs_identically_in_runtime_and_tract() {
         .unwrap(),
         stats.std
     );
-    // The smoothing travels with the model and sets the tagger's default.
-    assert_eq!(
-        TaggerConfig::for_model(&model).unwrap().smoothing_windows,
-        1
-    );
+    // The tagger settings travel with the model and set the tagger's defaults.
+    let tagger = TaggerConfig::for_model(&model).unwrap();
+    assert_eq!((tagger.smoothing_windows, tagger.top_k), (1, 2));
     println!("arena {} B, file {} B", model.arena_len(), bytes.len());
 
     // Runtime vs tract: sigmoid scores and (a logits cut of the same model) integer-exact logits.

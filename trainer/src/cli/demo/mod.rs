@@ -308,8 +308,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (scores, took) = stages.run("tag", title, String::new(), &[], || {
         let score = |scenes: &[PathBuf]| -> anyhow::Result<(SetScore, SetScore)> {
             Ok((
-                score_set(&model_of("tagger"), scenes)?.0,
-                score_set(&model_of("scratch"), scenes)?.0,
+                score_set(&model_of("tagger"), scenes)?,
+                score_set(&model_of("scratch"), scenes)?,
             ))
         };
         let png = "scene01_events.png".to_string();

@@ -141,7 +141,13 @@ pub fn markdown(r: &Results, out: &Path) -> String {
     }
     md.push_str("\nPer class, test-split scenes, distilled tagger (event F1, found / reference):\n\n| class | F1 | found |\n|---|---:|---:|\n");
     for (class, c) in &s.test.0.per_class {
-        let _ = writeln!(md, "| {class} | {:.2} | {} / {} |", c.f1, c.tp, c.tp + c.fn_);
+        let _ = writeln!(
+            md,
+            "| {class} | {:.2} | {} / {} |",
+            c.f1,
+            c.tp,
+            c.tp + c.fn_
+        );
     }
     md.push('\n');
     image(&mut md, &s.png, "scene01 with the tagger's events");

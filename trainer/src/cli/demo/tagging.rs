@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::tag;
 use crate::eval::event_metrics::{Counts, FileMetrics, MetricsConfig, evaluate};
-use crate::eval::events::{TimedEvent, reference_for};
+use crate::eval::events::reference_for;
 use matpac_runtime::Model;
 use matpac_runtime::tagger::TaggerConfig;
 
@@ -57,30 +57,23 @@ pub struct SetScore {
 }
 
 /// Tags every file of `files` with `model` (its metadata's tagger settings)
-/// and sums the metrics against each file's reference. Returns the score and
-/// each file's detections and reference.
-pub fn score_set(
-    model_path: &Path,
-    files: &[PathBuf],
-) -> anyhow::Result<(SetScore, Vec<(Vec<TimedEvent>, Vec<TimedEvent>)>)> {
-    let bytes =
-        std::fs::read(model_path).with_context(|| format!("reading {}", model_path.display()))?;
-    let model =
-        Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let config = TaggerConfig::for_model(&model)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let mut total = FileMetrics::default();
-    let mut each = Vec::new();
-    for file in files {
-        let tags = tag::tag_file(&model, config, file)?;
-        let truth = reference_for(file, None)?
-            .with_context(|| format!("{}: no reference events beside it", file.display()))?;
-        let duration = tags.pcm.len() as f64 / f64::from(tags.sample_rate);
-        total.add(&evaluate(&truth, &tags.timed, duration, &MetricsConfig::default()));
-        each.push((tags.timed, truth));
-    }
-    Ok((
-        SetScore {
+/// and sums the metrics against each file's reference.
+pub fn score_set(model_path: &Path, files: &[PathBuf]) -> anyhow::Result<SetScore> {
+    with_model(model_path, |model, config| {
+        let mut total = FileMetrics::default();
+        for file in files {
+            let tags = tag::tag_file(model, config, file)?;
+            let truth = reference_for(file, None)?
+                .with_context(|| format!("{}: no reference events beside it", file.display()))?;
+            let duration = tags.pcm.len() as f64 / f64::from(tags.sample_rate);
+            total.add(&evaluate(
+                &truth,
+                &tags.timed,
+                duration,
+                &MetricsConfig::default(),
+            ));
+        }
+        Ok(SetScore {
             files: files.len(),
             event: Score::from(&total.event),
             segment: Score::from(&total.segment),
@@ -89,20 +82,27 @@ pub fn score_set(
                 .iter()
                 .map(|(c, k)| (c.clone(), Score::from(k)))
                 .collect(),
-        },
-        each,
-    ))
+        })
+    })
 }
 
 /// Draws `scene` with `model`'s detections and its reference into `png`.
 pub fn draw_scene(model_path: &Path, scene: &Path, png: &Path) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(model_path).with_context(|| format!("reading {}", model_path.display()))?;
-    let model =
-        Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let config = TaggerConfig::for_model(&model)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let tags = tag::tag_file(&model, config, scene)?;
-    let truth = reference_for(scene, None)?.unwrap_or_default();
-    tag::spectrogram_png(png, &tags, &truth, &scene.display().to_string())
+    with_model(model_path, |model, config| {
+        let tags = tag::tag_file(model, config, scene)?;
+        let truth = reference_for(scene, None)?.unwrap_or_default();
+        tag::spectrogram_png(png, &tags, &truth, &scene.display().to_string())
+    })
+}
+
+/// Calls `f` with the parsed model at `path` and the tagger settings its metadata sets.
+fn with_model<T>(
+    path: &Path,
+    f: impl FnOnce(&Model<'_>, TaggerConfig) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let model = Model::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let config =
+        TaggerConfig::for_model(&model).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    f(&model, config)
 }
