@@ -238,6 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
             &frontend,
             student.n_frames,
             &thresholds,
+            (args.min_threshold, args.max_threshold),
         );
         eprintln!(
             "validation scenes ({}): event F1 {:.3} with smoothing {}, top-k {} and per-class thresholds {:?}",

@@ -32,9 +32,13 @@ use matpac_runtime::tagger::{EventDetector, TaggerConfig};
 /// Most classes the host detector handles.
 const MAX_CLASSES: usize = 256;
 
-/// The thresholds tried, `0.10, 0.15, …, 0.90`.
-pub fn threshold_grid() -> Vec<f32> {
-    (2..=18).map(|k| k as f32 * 0.05).collect()
+/// The thresholds tried: `0.05, 0.10, …, 0.95` within `range` (inclusive), each
+/// the f32 nearest its decimal (as a literal `0.45` is).
+pub fn threshold_grid(range: (f32, f32)) -> Vec<f32> {
+    (1..=19)
+        .map(|k| k as f32 / 20.0)
+        .filter(|t| (range.0 - 1e-6..=range.1 + 1e-6).contains(t))
+        .collect()
 }
 
 /// Smoothing lengths tried (windows).
@@ -117,6 +121,9 @@ pub fn detect(
         .collect()
 }
 
+/// One scene's 16-bit PCM and its reference events.
+pub type LabelledScene = (Vec<i16>, Vec<TimedEvent>);
+
 /// `count` validation scenes (20 s, over coloured noise 30 dB below the
 /// events) made of the single-label clips `idx` of `ds`, as 16-bit PCM with
 /// their reference events.
@@ -126,7 +133,7 @@ pub fn validation_scenes(
     frontend: &FrontendConfig,
     count: usize,
     seed: u64,
-) -> Result<Vec<(Vec<i16>, Vec<TimedEvent>)>, AudioError> {
+) -> Result<Vec<LabelledScene>, AudioError> {
     let clips = load_clips(ds, idx, frontend.sample_rate, &ProgressBar::hidden())?;
     let config = SceneConfig {
         sample_rate: frontend.sample_rate,
@@ -192,7 +199,10 @@ fn evaluate_all(
 /// [`SMOOTHING_CHOICES`] and top-k limit of [`TOP_K_CHOICES`]; returns the
 /// setting with the best micro event F1 (the first of equals: no limit and
 /// less smoothing first).
-/// A class without reference events in the scenes keeps `fallback[c]`.
+/// A class without reference events in the scenes keeps `fallback[c]`. Only
+/// thresholds within `range` are tried: with a handful of validation events
+/// per class the F1 optimum can sit very low and then fires on every sound
+/// that resembles the class.
 pub fn choose(
     scenes: &[ScoredScene],
     labels: &[String],
@@ -200,8 +210,9 @@ pub fn choose(
     frontend: &FrontendConfig,
     window_frames: usize,
     fallback: &[f32],
+    range: (f32, f32),
 ) -> Choice {
-    let grid = threshold_grid();
+    let grid = threshold_grid(range);
     let mut best: Option<Choice> = None;
     let settings = TOP_K_CHOICES
         .iter()
@@ -299,12 +310,13 @@ mod tests {
             duration: end(n) as f64 / 16_000.0,
         };
         let c = choose(
-            &[scene],
+            std::slice::from_ref(&scene),
             &labels,
             TaggerConfig::default(),
             &fe,
             t,
             &[0.5, 0.5],
+            (0.0, 1.0),
         );
         assert_eq!(
             c.tagger.smoothing_windows, 1,
@@ -314,5 +326,16 @@ mod tests {
         assert!(c.thresholds[0] > 0.3 && c.thresholds[0] <= 0.6, "{c:?}");
         assert!(c.thresholds[1] > 0.35 && c.thresholds[1] <= 0.45, "{c:?}");
         assert_eq!(c.metrics.event.f1(), 1.0, "{c:?}");
+        // Thresholds are kept within the range given, even where lower ones would do.
+        let c = choose(
+            &[scene],
+            &labels,
+            TaggerConfig::default(),
+            &fe,
+            t,
+            &[0.5, 0.5],
+            (0.5, 0.9),
+        );
+        assert!(c.thresholds.iter().all(|&x| (0.5..=0.9).contains(&x)), "{c:?}");
     }
 }

@@ -38,7 +38,7 @@ enum Kind {
     /// No encoder: per-band mean, standard deviation and maximum of the
     /// log-mel over the clip (`[3 · mels]`), the baseline every learned
     /// representation must beat.
-    LogMelStats(MatpacConfig),
+    LogMelStats(Box<MatpacConfig>),
 }
 
 /// A frozen encoder that turns a log-mel into a clip embedding.
@@ -97,7 +97,7 @@ impl ClipEncoder {
                 )
             ),
             description: "no encoder: per-band mean, std and max of the log-mel".into(),
-            kind: Kind::LogMelStats(cfg),
+            kind: Kind::LogMelStats(Box::new(cfg)),
         }
     }
 

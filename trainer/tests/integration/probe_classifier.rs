@@ -405,7 +405,7 @@ fn cli_probe_reports_bad_rows() {
 }
 
 #[test]
-fn cli_probe_suite_tables_matpac_lambda0_and_random_init() {
+fn cli_probe_suite_tables_matpac_lambda0_random_init_and_log_mel_stats() {
     let d = tempfile::tempdir().unwrap();
     let data = d.path().join("tones");
     tones(&data);
@@ -466,10 +466,10 @@ fn cli_probe_suite_tables_matpac_lambda0_and_random_init() {
         .lines()
         .find(|l| l.starts_with("| task"))
         .unwrap_or_else(|| panic!("no table header:\n{table}\n{log}"));
-    for column in ["MATPAC", "λ = 0", "random init"] {
+    for column in ["MATPAC", "λ = 0", "random init", "log-mel stats (no encoder)"] {
         assert!(header.contains(column), "{header}");
     }
-    // One row for the task: its splits and three "mean ± std" cells.
+    // One row for the task: its splits and four "mean ± std" cells.
     let row = table
         .lines()
         .find(|l| l.starts_with("| tones"))
@@ -478,10 +478,11 @@ fn cli_probe_suite_tables_matpac_lambda0_and_random_init() {
         .split('|')
         .filter_map(|cell| cell.trim().split(" ± ").next()?.parse().ok())
         .collect();
-    assert_eq!(means.len(), 3, "{row}");
-    // 220 Hz against 2.2 kHz tones: every encoder, even random, separates them.
+    assert_eq!(means.len(), 4, "{row}");
+    // 220 Hz against 2.2 kHz tones: every encoder, even random, and the
+    // log-mel statistics separate them.
     assert!(means.iter().all(|&m| m >= 90.0), "{row}");
-    for encoder in ["matpac", "lambda0", "random-init"] {
+    for encoder in ["matpac", "lambda0", "random-init", "log-mel-stats"] {
         let png = out.join(format!("confusion_tones_{encoder}.png"));
         assert!(png.is_file(), "{} missing", png.display());
     }

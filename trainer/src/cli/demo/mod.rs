@@ -283,7 +283,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let title = "8/9 scenes from the test-split clips";
     let scene_dir = out.join("scenes");
     let settings = format!("count {}", args.scenes);
-    let (index, took) = stages.run("scenes", title, settings, &[scene_dir.clone()], || {
+    let outputs = std::slice::from_ref(&scene_dir);
+    let (index, took) = stages.run("scenes", title, settings, outputs, || {
         scenes::run(scenes::Args {
             data: data.clone(),
             split: SceneSplit::Test,
