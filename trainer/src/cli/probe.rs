@@ -91,7 +91,7 @@ pub struct Args {
     #[arg(long)]
     pub data: PathBuf,
     /// Results CSV to append to (default: RUN_DIR/probe_results.csv, or
-    /// ./probe_results.csv with --random-init).
+    /// runs/random-init/probe_results.csv with --random-init).
     #[arg(long)]
     pub results: Option<PathBuf>,
     /// Confusion-matrix PNG (default: beside the results CSV).
@@ -206,7 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => (
             random_encoder(MatpacConfig::preset(args.preset), args.init_seed)?,
             "random-init".into(),
-            PathBuf::from("."),
+            PathBuf::from("runs/random-init"),
         ),
     };
     let (ds, out) = probe_data(&encoder, &args.data, &args.opts)?;

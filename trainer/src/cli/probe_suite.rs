@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long)]
     pub data: Vec<PathBuf>,
     /// Folder for the results CSV, confusion matrices and `probe_suite.md`.
-    #[arg(long, default_value = "probe-suite")]
+    #[arg(long, default_value = "runs/probe-suite")]
     pub out: PathBuf,
     /// Probe settings.
     #[command(flatten)]
