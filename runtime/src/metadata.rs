@@ -14,11 +14,11 @@ pub const CLASS_NAMES: &str = "matpac.class_names";
 /// Per-class detection thresholds on the sigmoid score, in output order: `0.5;0.42;…`.
 pub const THRESHOLDS: &str = "matpac.thresholds";
 /// Windows the tagger averages scores over (optional; chosen on validation
-/// scenes with the thresholds): `2`. Read by [`crate::tagger::TaggerConfig::for_model`].
+/// scenes with the thresholds): `2`. Read by the tagger (`TaggerConfig::for_model`).
 pub const SMOOTHING_WINDOWS: &str = "matpac.smoothing_windows";
 /// Most classes that may start an event in one window (optional; `0` = no
 /// limit; chosen on validation scenes): `2`. Read by
-/// [`crate::tagger::TaggerConfig::for_model`].
+/// the tagger (`TaggerConfig::for_model`).
 pub const TOP_K: &str = "matpac.top_k";
 /// Dataset mean of the log-mel features (natural-log units), subtracted before quantisation.
 pub const FEATURE_MEAN: &str = "matpac.feature_mean";

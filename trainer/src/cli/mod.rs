@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, each a thin layer over the library.
 
+mod calibrated;
 mod demo;
 mod distill;
 mod embed;

@@ -3,18 +3,11 @@
 //! float vs int8 accuracy on the test side (int8 run by the runtime's
 //! interpreter), and optionally writes the `.onnx`.
 
-use crate::data::readers;
-use crate::edge::checkpoint;
-use crate::edge::onnx_export::{Cut, ExportMeta, OutputKind, to_onnx_cut};
-use crate::edge::pipeline::{
-    describe_input, float_and_int8_logits, sigmoid_rows, standardise, subsample, train_test,
-    windows_of,
-};
-use crate::edge::quantize::{Calibration, QuantModel, layer_errors, quantize};
-use crate::edge::student::FloatNet;
+use super::calibrated::{Written, prepare, write};
+use crate::edge::layer_errors::layer_errors;
+use crate::edge::onnx_export::{Cut, OutputKind, to_onnx_cut};
+use crate::edge::pipeline::{float_and_int8_logits, sigmoid_rows, subsample};
 use crate::edge::tagger_head::{clip_top1, micro_f1, top1};
-use burn::tensor::Device;
-use matpac_runtime::frontend::FrontendConfig;
 use std::path::PathBuf;
 
 /// Arguments of `matpac quantize`.
@@ -36,86 +29,6 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-/// Parses `minmax` or a percentile.
-pub fn parse_calibration(s: &str) -> anyhow::Result<Calibration> {
-    if s.eq_ignore_ascii_case("minmax") {
-        return Ok(Calibration::MinMax);
-    }
-    match s.trim_end_matches('%').parse::<f64>() {
-        Ok(p) if (50.0..=100.0).contains(&p) => Ok(Calibration::Percentile(p)),
-        _ => {
-            anyhow::bail!("--calibration: expected `minmax` or a percentile in 50..=100, got {s:?}")
-        }
-    }
-}
-
-/// Loaded checkpoint, its float net and the quantised model.
-pub struct Prepared {
-    /// Checkpoint metadata.
-    pub info: checkpoint::StudentInfo,
-    /// BatchNorm-folded float student.
-    pub net: FloatNet,
-    /// int8 student.
-    pub q: QuantModel,
-    /// Standardised test-side windows with targets.
-    pub test: crate::edge::tagger_head::LabelledWindows,
-}
-
-/// Loads the student, cuts DATA into windows, calibrates.
-pub fn prepare(
-    student: &std::path::Path,
-    data: &std::path::Path,
-    calibration: &str,
-    max_windows: usize,
-) -> anyhow::Result<Prepared> {
-    let cal = parse_calibration(calibration)?;
-    let (info, model) = checkpoint::load(student, &Device::flex())?;
-    let ds = readers::open(data)?;
-    if ds.labels != info.class_names && !info.class_names.is_empty() {
-        anyhow::bail!(
-            "{}: labels {:?} differ from the student's classes {:?}",
-            data.display(),
-            ds.labels,
-            info.class_names
-        );
-    }
-    let frontend = FrontendConfig::default();
-    let (train, test) = train_test(&ds);
-    let mut cal_w = windows_of(&ds, &train, &frontend, &info.student)?;
-    let mut test_w = windows_of(&ds, &test, &frontend, &info.student)?;
-    standardise(&mut cal_w, &info.features);
-    standardise(&mut test_w, &info.features);
-    let cal_x = subsample(&cal_w.x, max_windows);
-    let net = model.to_float_net(&info.student);
-    let q = quantize(&net, &cal_x, cal);
-    eprintln!(
-        "calibrated on {} windows ({:?}); {}",
-        cal_x.len(),
-        cal,
-        describe_input(&q)
-    );
-    Ok(Prepared {
-        info,
-        net,
-        q,
-        test: test_w,
-    })
-}
-
-/// The export metadata of a prepared model.
-pub fn meta(p: &Prepared, output: OutputKind) -> ExportMeta {
-    ExportMeta {
-        frontend: FrontendConfig::default(),
-        class_names: p.info.class_names.clone(),
-        thresholds: p.info.thresholds.clone(),
-        tagger: p.info.tagger,
-        feature_mean: p.info.features.mean,
-        feature_std: p.info.features.std,
-        provenance: p.info.provenance.clone(),
-        output,
-    }
-}
-
 /// What `matpac quantize` measured on the test side (window level).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
@@ -131,7 +44,7 @@ pub struct Summary {
     /// One line per layer: error of the int8 activations vs float.
     pub layers: Vec<String>,
     /// The `.onnx` written with `--out`.
-    pub written: Option<super::export::Summary>,
+    pub written: Option<Written>,
 }
 
 /// Calibrates, reports, optionally writes.
@@ -175,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         );
     }
     let written = match &args.out {
-        Some(out) => Some(super::export::write(&p, OutputKind::Sigmoid, out)?),
+        Some(out) => Some(write(&p, OutputKind::Sigmoid, out)?),
         None => None,
     };
     Ok(Summary {

@@ -1,5 +1,5 @@
 //! Minibatch order and learning rate shared by the edge trainers
-//! ([`super::distill`], [`super::tagger_head`]): a seeded xorshift
+//! (distillation and the tagger head): a seeded xorshift
 //! Fisher–Yates shuffle each epoch and a cosine decay to 0 over all updates.
 
 /// Reshuffled window indices, one epoch at a time.

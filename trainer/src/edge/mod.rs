@@ -15,6 +15,7 @@ pub mod augment;
 pub mod checkpoint;
 pub mod distill;
 pub mod features;
+pub mod layer_errors;
 pub mod minibatch;
 pub mod onnx_export;
 pub mod onnx_proto;

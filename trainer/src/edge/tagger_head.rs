@@ -156,7 +156,7 @@ pub fn train(
 }
 
 /// Training windows: a fixed set, or a fresh draw of `n` windows per epoch
-/// (e.g. [`super::augment::draw_epoch`]; `draw(epoch)` is called once at the
+/// (e.g. the augmentation module's `draw_epoch`; `draw(epoch)` is called once at the
 /// start of each epoch, from 0).
 pub enum TrainWindows<'a> {
     /// The same windows every epoch.

@@ -16,10 +16,11 @@ use matpac_runtime::metadata as keys;
 use matpac_runtime::model::Model;
 use matpac_runtime::tagger::TaggerConfig;
 use matpac_trainer::edge::features::{FeatureStats, file_windows};
+use matpac_trainer::edge::layer_errors::layer_errors;
 use matpac_trainer::edge::onnx_export::{
     Cut, ExportMeta, OutputKind, to_onnx, to_onnx_cut, write_onnx,
 };
-use matpac_trainer::edge::quantize::{Calibration, layer_errors, quantize};
+use matpac_trainer::edge::quantize::{Calibration, quantize};
 use matpac_trainer::edge::student::StudentConfig;
 use matpac_trainer::edge::tagger_head::{LabelledWindows, TaggerTrainConfig, TrainWindows, train};
 use std::path::{Path, PathBuf};

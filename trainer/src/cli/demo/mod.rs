@@ -32,7 +32,7 @@ use anyhow::Context;
 use super::probe::ProbeOptions;
 use super::probe_suite::default_bundled;
 use super::student_args::StudentTraining;
-use super::{distill, export, pretrain, probe_suite, quantize, scenes, train_tagger};
+use super::{calibrated, distill, pretrain, probe_suite, quantize, scenes, train_tagger};
 use crate::data::scenes::SceneSplit;
 use crate::edge::tagger_head::THRESHOLD_RANGE;
 use crate::io::atomic_write;
@@ -96,7 +96,7 @@ pub struct Results {
     /// The same DS-CNN trained from scratch.
     pub scratch: (train_tagger::Summary, quantize::Summary),
     /// The exported tagger.
-    pub export: export::Summary,
+    pub export: calibrated::Written,
     /// Event metrics of both taggers.
     pub scores: Scores,
     /// `(stage, seconds in this run)`.
