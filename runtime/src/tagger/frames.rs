@@ -24,7 +24,6 @@ pub struct FrameTagger<'m, 'a, 'r, const C: usize> {
     n_mels: usize,
     filled: usize,
     frames_seen: u64,
-    n_classes: usize,
     scores: [f32; C],
     detector: EventDetector<C>,
 }
@@ -93,7 +92,6 @@ impl<'m, 'a, 'r, const C: usize> FrameTagger<'m, 'a, 'r, C> {
             n_mels,
             filled: 0,
             frames_seen: 0,
-            n_classes,
             scores: [0.0; C],
             detector,
         })
@@ -106,7 +104,7 @@ impl<'m, 'a, 'r, const C: usize> FrameTagger<'m, 'a, 'r, C> {
 
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
-        self.n_classes
+        self.detector.n_classes()
     }
 
     /// Name of class `class` (empty if out of range).
@@ -124,7 +122,7 @@ impl<'m, 'a, 'r, const C: usize> FrameTagger<'m, 'a, 'r, C> {
 
     /// The raw scores of the latest window, `[n_classes]`.
     pub fn last_scores(&self) -> &[f32] {
-        self.scores.get(..self.n_classes).unwrap_or(&[])
+        self.scores.get(..self.detector.n_classes()).unwrap_or(&[])
     }
 
     /// Appends one int8 frame (`[n_mels]`, from a [`super::FeatureStream`] of the
@@ -151,7 +149,8 @@ impl<'m, 'a, 'r, const C: usize> FrameTagger<'m, 'a, 'r, C> {
         self.filled += 1;
         self.frames_seen += 1;
         if self.filled == self.window_frames {
-            let scores = self.scores.get_mut(..self.n_classes).unwrap_or(&mut []);
+            let n = self.detector.n_classes();
+            let scores = self.scores.get_mut(..n).unwrap_or(&mut []);
             self.interpreter.run_quantized(
                 self.window.get(..self.window_frames * m).unwrap_or(&[]),
                 scores,

@@ -163,18 +163,17 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
                 .map_err(anyhow::Error::msg)
         })
         .transpose()?;
-    let pool = match &augment {
-        Some(_) => Some(ClipPool::from_dataset(
-            &ds,
-            &fit,
-            &frontend,
-            student.n_frames,
-        )?),
+    // The clips the augmented windows are drawn from, with the settings.
+    let augmented = match augment {
+        Some(cfg) => Some((
+            ClipPool::from_dataset(&ds, &fit, &frontend, student.n_frames)?,
+            cfg,
+        )),
         None => None,
     };
     let n_frames = student.n_frames;
-    let windows = match (&augment, &pool) {
-        (Some(cfg), Some(pool)) => {
+    let windows = match &augmented {
+        Some((pool, cfg)) => {
             eprintln!(
                 "augmented: {} fresh windows per epoch from {} clips",
                 cfg.windows_per_epoch,
@@ -190,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
                 }),
             }
         }
-        _ => TrainWindows::Fixed(&fit_w),
+        None => TrainWindows::Fixed(&fit_w),
     };
     let (model, _) = match init {
         Some((model, _, _)) if tc.freeze_backbone => {

@@ -336,6 +336,9 @@ mod tests {
             &[0.5, 0.5],
             (0.5, 0.9),
         );
-        assert!(c.thresholds.iter().all(|&x| (0.5..=0.9).contains(&x)), "{c:?}");
+        assert!(
+            c.thresholds.iter().all(|&x| (0.5..=0.9).contains(&x)),
+            "{c:?}"
+        );
     }
 }

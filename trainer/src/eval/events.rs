@@ -1,4 +1,4 @@
-//! Sound-event references and the overlap matcher.
+//! Sound-event references: the events of an audio file, in seconds.
 //!
 //! Reference events are read from two formats:
 //! - ours, an `onset,offset,label` CSV (seconds, header row; the format of
@@ -6,13 +6,8 @@
 //! - DCASE's tab-separated `filename<TAB>onset<TAB>offset<TAB>event_label`
 //!   (header optional), many audio files in one file ([`read_dcase_tsv`]).
 //!
-//! [`reference_for`] finds the reference of an audio file. The DCASE-style
-//! metrics are in [`super::event_metrics`]; [`match_events`] here is the
-//! older overlap matcher: a detection matches a reference event when it has
-//! the same label and the two intervals overlap; among the candidates the
-//! pairs with the smallest onset difference are taken first (greedy,
-//! deterministic). The onset error of a pair is
-//! `|detected onset − reference onset|` in seconds.
+//! [`reference_for`] finds the reference of an audio file; the metrics that
+//! compare detections with references are in the `event_metrics` module.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -271,96 +266,12 @@ pub fn reference_for(
     Ok(Some(all.remove(&name).unwrap_or_default()))
 }
 
-/// The one-to-one matching of detections to reference events.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct EventMatch {
-    /// `(reference index, detection index)`, in reference order.
-    pub pairs: Vec<(usize, usize)>,
-    /// Reference events no detection matched.
-    pub missed: Vec<usize>,
-    /// Detections that matched no reference event.
-    pub false_alarms: Vec<usize>,
-}
-
-impl EventMatch {
-    /// Onset error of each pair, seconds.
-    pub fn onset_errors(&self, truth: &[TimedEvent], detected: &[TimedEvent]) -> Vec<f64> {
-        self.pairs
-            .iter()
-            .map(|&(r, d)| (detected[d].onset - truth[r].onset).abs())
-            .collect()
-    }
-}
-
-/// Matches `detected` to `truth` (see the module documentation).
-pub fn match_events(truth: &[TimedEvent], detected: &[TimedEvent]) -> EventMatch {
-    let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
-    for (r, t) in truth.iter().enumerate() {
-        for (d, e) in detected.iter().enumerate() {
-            if e.label == t.label && e.onset < t.offset && t.onset < e.offset {
-                candidates.push(((e.onset - t.onset).abs(), r, d));
-            }
-        }
-    }
-    candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-    let (mut used_r, mut used_d) = (vec![false; truth.len()], vec![false; detected.len()]);
-    let mut pairs = Vec::new();
-    for (_, r, d) in candidates {
-        if !used_r[r] && !used_d[d] {
-            used_r[r] = true;
-            used_d[d] = true;
-            pairs.push((r, d));
-        }
-    }
-    pairs.sort_unstable();
-    let unused = |used: &[bool]| -> Vec<usize> {
-        used.iter()
-            .enumerate()
-            .filter(|(_, u)| !**u)
-            .map(|(i, _)| i)
-            .collect()
-    };
-    EventMatch {
-        pairs,
-        missed: unused(&used_r),
-        false_alarms: unused(&used_d),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ev(onset: f64, offset: f64, label: &str) -> TimedEvent {
         TimedEvent::reference(onset, offset, label)
-    }
-
-    #[test]
-    fn matching_needs_label_and_overlap_and_is_one_to_one() {
-        let truth = [
-            ev(1.0, 2.0, "kick"),
-            ev(3.0, 4.0, "snare"),
-            ev(5.0, 6.0, "kick"),
-        ];
-        let det = [
-            ev(1.2, 1.8, "kick"), // matches truth 0
-            ev(1.5, 2.5, "kick"), // also overlaps truth 0, but it is taken: false alarm
-            ev(3.1, 3.9, "kick"), // wrong label: false alarm
-            ev(6.5, 7.0, "kick"), // no overlap with truth 2
-        ];
-        let m = match_events(&truth, &det);
-        assert_eq!(m.pairs, vec![(0, 0)]);
-        assert_eq!(m.missed, vec![1, 2]);
-        assert_eq!(m.false_alarms, vec![1, 2, 3]);
-        let err = m.onset_errors(&truth, &det);
-        assert!((err[0] - 0.2).abs() < 1e-12, "{err:?}");
-    }
-
-    #[test]
-    fn the_closest_onset_wins() {
-        let truth = [ev(1.0, 3.0, "a")];
-        let det = [ev(0.2, 1.5, "a"), ev(1.1, 2.0, "a")];
-        assert_eq!(match_events(&truth, &det).pairs, vec![(0, 1)]);
     }
 
     #[test]

@@ -466,7 +466,12 @@ fn cli_probe_suite_tables_matpac_lambda0_random_init_and_log_mel_stats() {
         .lines()
         .find(|l| l.starts_with("| task"))
         .unwrap_or_else(|| panic!("no table header:\n{table}\n{log}"));
-    for column in ["MATPAC", "λ = 0", "random init", "log-mel stats (no encoder)"] {
+    for column in [
+        "MATPAC",
+        "λ = 0",
+        "random init",
+        "log-mel stats (no encoder)",
+    ] {
         assert!(header.contains(column), "{header}");
     }
     // One row for the task: its splits and four "mean ± std" cells.
