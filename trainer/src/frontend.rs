@@ -26,6 +26,19 @@ impl LogMel {
     pub fn frame(&self, t: usize) -> &[f32] {
         &self.data[t * self.n_mels..(t + 1) * self.n_mels]
     }
+
+    /// The same values mel-major, `[n_mels, n_frames]` row-major: the layout
+    /// the MATPAC encoder takes.
+    pub fn mel_major(&self) -> Vec<f32> {
+        let (t, m) = (self.n_frames, self.n_mels);
+        let mut out = vec![0.0f32; m * t];
+        for (i, row) in self.data.chunks_exact(m).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                out[j * t + i] = v;
+            }
+        }
+        out
+    }
 }
 
 /// The front end's configuration was rejected.

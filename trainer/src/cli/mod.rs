@@ -5,6 +5,7 @@ mod demo;
 mod distill;
 mod embed;
 mod export;
+mod import_official;
 mod infer;
 mod mel;
 mod pretrain;
@@ -39,6 +40,8 @@ pub enum Command {
     Tag(tag::Args),
     /// MATPAC self-supervised pretraining on a folder of unlabelled audio.
     Pretrain(pretrain::Args),
+    /// A published MATPAC encoder (the reference implementation's `.pt`) as a run folder.
+    ImportOfficial(import_official::Args),
     /// Clip embeddings of a pretrained encoder, one row per clip, as .npy.
     Embed(embed::Args),
     /// Linear probe on frozen clip embeddings: accuracy over the data set's splits.
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Infer(args) => infer::run(args),
         Command::Tag(args) => tag::run(args),
         Command::Pretrain(args) => pretrain::run(args),
+        Command::ImportOfficial(args) => import_official::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Probe(args) => probe::run(args),
         Command::ProbeSuite(args) => probe_suite::run(args).map(drop),

@@ -122,14 +122,7 @@ impl ClipEncoder {
             Kind::Matpac(t) => t,
             Kind::LogMelStats(_) => return band_statistics(mel),
         };
-        let (t, m) = (mel.n_frames, mel.n_mels);
-        let mut mel_major = vec![0.0f32; m * t];
-        for (i, row) in mel.data.chunks_exact(m).enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                mel_major[j * t + i] = v;
-            }
-        }
-        trainer.embed_clip(&mel_major, m, t)
+        trainer.embed_clip(&mel.mel_major(), mel.n_mels, mel.n_frames)
     }
 }
 

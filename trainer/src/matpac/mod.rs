@@ -11,7 +11,8 @@
 //!   [`patch`], [`pos_embed`], [`encoder`], [`predictor`], [`heads`]: the parts;
 //!   [`mask`], [`ema`], [`loss`], [`schedule`]: the MATPAC mechanics;
 //!   [`train`]: one update and its state; [`run`]: the loop with checkpoints
-//!   and metrics; [`checkpoint`], [`metrics`]: files.
+//!   and metrics; [`checkpoint`], [`metrics`]: files; [`state_dict`] and
+//!   [`official`]: the reference implementation's published weights.
 //!
 //! # Checked against the reference implementation
 //! `bench/matpac_torch.py` replays three updates of the `small` preset in
@@ -54,12 +55,14 @@ pub mod loss;
 pub mod mask;
 pub mod metrics;
 pub mod model;
+pub mod official;
 pub mod patch;
 pub mod pos_embed;
 pub mod predictor;
 pub mod rng;
 pub mod run;
 pub mod schedule;
+pub mod state_dict;
 pub mod train;
 
 #[cfg(test)]
@@ -100,6 +103,14 @@ pub enum MatpacError {
         path: std::path::PathBuf,
         /// Cause.
         source: std::io::Error,
+    },
+    /// A published (reference implementation) checkpoint could not be imported.
+    #[error("{path}: {reason}")]
+    Import {
+        /// The `.pt` file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Plotting failed.
     #[error("plot: {0}")]

@@ -209,10 +209,11 @@ impl Student {
     }
 
     /// Clip embedding (`docs/architecture.md`): log-mel `[n_mels, n_frames]` row-major
-    /// (frame-major input is transposed by the caller). Frames are encoded in
-    /// chunks of the training crop length; the last chunk is cut to a multiple
-    /// of the patch side (a clip shorter than one patch is padded with its
-    /// own minimum). Per chunk: last layer after the final norm, CLS dropped,
+    /// (frame-major input is transposed by the caller). As the reference
+    /// inference code's "precise" mode: the clip is padded at its end to a
+    /// multiple of the patch side with the normalisation mean (zero after
+    /// standardisation), then encoded in chunks of the training crop length,
+    /// the last one shorter. Per chunk: last layer after the final norm, CLS dropped,
     /// the `n_freq` patches of each time step concatenated (lowest band
     /// first); chunks concatenated in time; mean over time. Returns `n_freq · D` values.
     pub fn embed_clip(
@@ -242,10 +243,10 @@ impl Student {
         sum.iter().map(|&s| (s / steps as f64) as f32).collect()
     }
 
-    /// The encoder's output tokens of a clip `[n_mels, n_frames]`, in chunks of
-    /// at most one training crop (clips shorter than one patch are padded with
-    /// their minimum): per chunk `[1, n_freq · nt, D]` (frequency-major, CLS
-    /// dropped) and its `nt` time patches.
+    /// The encoder's output tokens of a clip `[n_mels, n_frames]` padded to a
+    /// multiple of the patch side (see [`Self::embed_clip`]), in chunks of at
+    /// most one training crop: per chunk `[1, n_freq · nt, D]` (frequency-major,
+    /// CLS dropped) and its `nt` time patches.
     pub fn clip_tokens(
         &self,
         mel: &[f32],
@@ -261,23 +262,23 @@ impl Student {
         );
         let patch = n_mels / nf;
         let crop = nt_full * patch;
-        let mut frames = n_frames;
-        let mut data = mel.to_vec();
-        if frames < patch {
-            let min = data.iter().copied().fold(f32::INFINITY, f32::min);
-            let min = if min.is_finite() { min } else { 0.0 };
-            let mut padded = vec![min; n_mels * patch];
-            for r in 0..n_mels {
-                padded[r * patch..r * patch + frames]
-                    .copy_from_slice(&data[r * frames..(r + 1) * frames]);
+        let frames = n_frames.div_ceil(patch) * patch;
+        let data = if frames == n_frames {
+            mel.to_vec()
+        } else {
+            let mut padded = vec![self.norm_stats.0; n_mels * frames];
+            for (row, src) in padded
+                .chunks_exact_mut(frames)
+                .zip(mel.chunks_exact(n_frames))
+            {
+                row[..n_frames].copy_from_slice(src);
             }
-            data = padded;
-            frames = patch;
-        }
+            padded
+        };
         let mut out = Vec::new();
         let mut start = 0;
-        while start + patch <= frames {
-            let len = (frames - start).min(crop) / patch * patch;
+        while start < frames {
+            let len = (frames - start).min(crop);
             let mut chunk = Vec::with_capacity(n_mels * len);
             for r in 0..n_mels {
                 chunk.extend_from_slice(&data[r * frames + start..r * frames + start + len]);

@@ -34,6 +34,18 @@ pub fn checkpoint_path(run_dir: &Path) -> PathBuf {
     run_dir.join(CHECKPOINT)
 }
 
+/// Writes the run's readable `config.toml` into `dir`.
+fn write_config(trainer: &Trainer, dir: &Path) -> Result<(), MatpacError> {
+    checkpoint::write_atomic(&dir.join(CONFIG_TOML), trainer.cfg.to_toml().as_bytes())
+}
+
+/// Writes `trainer` as a run folder (`config.toml` and the checkpoint) that
+/// every command taking a run folder accepts.
+pub fn save_run(trainer: &Trainer, dir: &Path) -> Result<(), MatpacError> {
+    write_config(trainer, dir)?;
+    checkpoint::save(trainer, &checkpoint_path(dir))
+}
+
 /// Runs updates until `until_step` (or `total_steps`), writing a metrics row every
 /// `log_every` updates, a checkpoint every `checkpoint_every` updates and at the end,
 /// and the PNG at the end. A non-finite loss or gradient stops the run with
@@ -49,7 +61,7 @@ pub fn run(
         path: dir.clone(),
         source,
     })?;
-    checkpoint::write_atomic(&dir.join(CONFIG_TOML), trainer.cfg.to_toml().as_bytes())?;
+    write_config(trainer, dir)?;
     let end = opts
         .until_step
         .unwrap_or(trainer.cfg.train.total_steps)

@@ -10,5 +10,6 @@ mod cli_tag;
 mod cli_train_tagger;
 mod export_parity;
 mod librosa_reference;
+mod official_import;
 mod probe_classifier;
 mod probe_data;
