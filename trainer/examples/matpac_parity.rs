@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use burn::tensor::Device;
-use matpac_trainer::matpac::export::{export_safetensors, safetensors_bytes};
+use matpac_trainer::matpac::export::{NamedTensor, export_safetensors, write_safetensors};
 use matpac_trainer::matpac::mask::Mask;
 use matpac_trainer::matpac::rng::Rng;
 use matpac_trainer::matpac::{MatpacConfig, Preset, Trainer};
@@ -82,15 +82,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let order: Vec<f32> = (0..b)
             .flat_map(|s| mask.order(s).iter().map(|&v| v as f32).collect::<Vec<_>>())
             .collect();
-        tensors.push((format!("x{i}"), vec![b, f, t], x.clone()));
-        tensors.push((format!("order{i}"), vec![b, l], order));
+        tensors.push(NamedTensor {
+            name: format!("x{i}"),
+            shape: vec![b, f, t],
+            values: x.clone(),
+        });
+        tensors.push(NamedTensor {
+            name: format!("order{i}"),
+            shape: vec![b, l],
+            values: order,
+        });
         let s = tr.train_step_masked(x, &mask)?;
         steps.push(format!(
             "{{\"loss\":{},\"loss_pred\":{},\"loss_cls\":{},\"grad_norm\":{},\"lr\":{},\"teacher_temp\":{},\"ema_decay\":{}}}",
             s.loss, s.loss_pred, s.loss_cls, s.grad_norm, s.lr, s.teacher_temp, s.ema_decay
         ));
     }
-    std::fs::write(out.join("batches.safetensors"), safetensors_bytes(&tensors))?;
+    write_safetensors(&tensors, &out.join("batches.safetensors"))?;
     export_safetensors(&tr, &out.join("weights3.safetensors"))?;
 
     let started = std::time::Instant::now();

@@ -8,23 +8,22 @@
 //!
 //! The KL term's target is the teacher's pseudo-class distribution of the
 //! same window ([`crate::matpac::Trainer::pseudo_classes`]); `--kl-weight 0`
-//! turns it off. With `--probe DATA` the student's linear-probe accuracy is
+//! turns it off, and it is off for a teacher whose head was never trained
+//! (`import-official`). Teacher targets are computed once and cached
+//! ([`crate::edge::teacher_targets`]). With `--probe DATA` the student's linear-probe accuracy is
 //! reported next to the teacher's, both on DATA's splits.
 
 use super::embed::clip_list;
 use super::probe::{ProbeOptions, probe_data};
 use super::student_args::StudentTraining;
-use crate::audio::{load_audio, to_pcm_i16};
 use crate::data::{readers, splits};
 use crate::edge::checkpoint::{StudentInfo, save};
-use crate::edge::distill::{DistillConfig, DistillTargets, distill};
-use crate::edge::features::{FeatureStats, clip_windows};
-use crate::edge::pipeline::HOP_FRAMES;
-use crate::edge::pipeline::student_clip_embeddings;
-use crate::eval::embed::ClipEncoder;
+use crate::edge::distill::{DistillConfig, distill};
+use crate::edge::features::FeatureStats;
+use crate::edge::pipeline::{HOP_FRAMES, student_clip_embeddings};
+use crate::edge::teacher_targets::{WindowPlan, distill_data};
+use crate::eval::embed::{ClipEncoder, default_cache_dir};
 use crate::eval::run::probe_dataset;
-use crate::frontend::FloatFrontend;
-use crate::matpac::checkpoint;
 use crate::matpac::run::checkpoint_path;
 use anyhow::Context;
 use burn::tensor::Device;
@@ -55,6 +54,28 @@ pub struct Args {
     /// Labelled data set: report the student's linear-probe accuracy next to the teacher's.
     #[arg(long)]
     pub probe: Option<PathBuf>,
+    /// Teacher-target cache folder (default: ~/.cache/matpac-edge/embeddings).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Do not read or write the teacher-target cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// The KL weight to use: `requested`, or 0 (with a warning) when the
+/// teacher's classification head has never been trained (a checkpoint at
+/// update 0: `import-official` or a fresh initialisation), whose
+/// pseudo-classes carry no information.
+fn kl_weight_for(teacher: &ClipEncoder, requested: f64) -> f64 {
+    let untrained = teacher.matpac().is_some_and(|t| t.step == 0);
+    if untrained && requested > 0.0 {
+        eprintln!(
+            "note: the teacher's classification head is untrained (update 0); \
+             distilling its embedding only (KL weight 0)"
+        );
+        return 0.0;
+    }
+    requested
 }
 
 /// What `matpac distill` measured.
@@ -81,49 +102,32 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     } else {
         args.teacher.clone()
     };
-    let teacher = checkpoint::load(&ckpt, &Device::flex())
+    let teacher = ClipEncoder::from_checkpoint(&ckpt)
         .with_context(|| format!("loading {}", ckpt.display()))?;
+    let kl_weight = kl_weight_for(&teacher, args.kl_weight);
     // Student: the runtime's fixed-point front end (n_fft 512, what the device runs).
     // Teacher: the float front end its checkpoint was trained on, on the same frames.
     let fe = FrontendConfig::default();
-    let teacher_fe = teacher_frontend(&teacher.cfg.frontend, &fe)?;
-    let float_fe = FloatFrontend::new(&teacher_fe)?;
-    let (t, tm) = (student.n_frames, teacher_fe.n_mels);
-    let need = fe.win_length + (t - 1) * fe.hop_length;
-    let mut windows = Vec::new();
-    let mut targets = DistillTargets {
-        probs: (args.kl_weight > 0.0).then(Vec::new),
-        ..Default::default()
+    let plan = WindowPlan {
+        student: fe,
+        teacher: teacher_frontend(teacher.frontend(), &fe)?,
+        n_frames: student.n_frames,
+        hop_frames: HOP_FRAMES,
+        pseudo_classes: kl_weight > 0.0,
     };
     let clips = clip_list(&args.data)?;
-    for path in &clips {
-        let mut samples = load_audio(path, fe.sample_rate)
-            .with_context(|| format!("decoding {}", path.display()))?;
-        if samples.len() < need {
-            samples.resize(need, 0.0);
-        }
-        let fixed = clip_windows(&fe, &to_pcm_i16(&samples), t, HOP_FRAMES)?;
-        let float = float_fe.log_mel(&samples);
-        for (k, w) in fixed.into_iter().enumerate() {
-            // The same frames in the float front end, mel-major for the teacher.
-            let start = k * HOP_FRAMES;
-            let mut mel_major = vec![0f32; tm * t];
-            for i in 0..t {
-                for (j, &v) in float.frame(start + i).iter().enumerate() {
-                    mel_major[j * t + i] = v;
-                }
-            }
-            targets
-                .embedding
-                .push(teacher.embed_clip(&mel_major, tm, t));
-            if let Some(p) = &mut targets.probs {
-                p.push(teacher.pseudo_classes(&mel_major, tm, t));
-            }
-            windows.push(w);
-        }
-    }
+    let cache = (!args.no_cache).then(|| args.cache.clone().unwrap_or_else(default_cache_dir));
+    let data = distill_data(&teacher, &plan, &clips, cache.as_deref(), true)?;
+    let (windows, targets) = (data.windows, data.targets);
     if windows.is_empty() {
         anyhow::bail!("no audio in {}", args.data.display());
+    }
+    match data.windows_per_second {
+        Some(rate) => eprintln!(
+            "teacher targets: {} windows at {rate:.1} windows/s",
+            windows.len()
+        ),
+        None => eprintln!("teacher targets from the cache"),
     }
     let stats = FeatureStats::from_windows(&windows);
     let windows: Vec<Vec<f32>> = windows.iter().map(|w| stats.apply(w)).collect();
@@ -140,7 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         lr: args.training.lr,
         seed: args.training.seed,
         cosine_weight: args.cosine_weight,
-        kl_weight: args.kl_weight,
+        kl_weight,
         ..Default::default()
     };
     let (model, reports) = distill(

@@ -5,6 +5,7 @@ mod demo;
 mod distill;
 mod embed;
 mod export;
+mod export_encoder;
 mod import_official;
 mod infer;
 mod mel;
@@ -42,6 +43,8 @@ pub enum Command {
     Pretrain(pretrain::Args),
     /// A published MATPAC encoder (the reference implementation's `.pt`) as a run folder.
     ImportOfficial(import_official::Args),
+    /// The pretrained encoder as `.safetensors` (the reference's keys) or float `.onnx`.
+    ExportEncoder(export_encoder::Args),
     /// Clip embeddings of a pretrained encoder, one row per clip, as .npy.
     Embed(embed::Args),
     /// Linear probe on frozen clip embeddings: accuracy over the data set's splits.
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tag(args) => tag::run(args),
         Command::Pretrain(args) => pretrain::run(args),
         Command::ImportOfficial(args) => import_official::run(args),
+        Command::ExportEncoder(args) => export_encoder::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Probe(args) => probe::run(args),
         Command::ProbeSuite(args) => probe_suite::run(args).map(drop),

@@ -3,7 +3,8 @@
 //! [`quantize`]-ation and the QOperator ONNX [`onnx_export`] the runtime and
 //! tract read ([`onnx_proto`]: the prost messages). [`features`] makes the
 //! input windows with the runtime's own fixed-point front end; [`checkpoint`]
-//! stores a trained student; [`minibatch`] is the shuffling and learning-rate
+//! stores a trained student; [`teacher_targets`] makes (and caches) the
+//! distillation targets; [`minibatch`] is the shuffling and learning-rate
 //! schedule both trainers use; [`pipeline`] is the glue the subcommands share.
 //!
 //! ```text
@@ -24,3 +25,4 @@ pub mod quantize;
 pub mod scene_thresholds;
 pub mod student;
 pub mod tagger_head;
+pub mod teacher_targets;

@@ -1,6 +1,6 @@
 //! The `onnx.proto` messages the exporter writes, as hand-written prost
 //! structs (field numbers as in onnx.proto, IR version 8). Only the fields
-//! an int8 CNN tagger needs; onnx.proto is proto2, so repeated scalars are
+//! an int8 CNN tagger and the float encoder need; onnx.proto is proto2, so repeated scalars are
 //! written unpacked.
 //!
 //! The runtime's tests (`runtime/tests/common/mod.rs`) hold an equivalent
@@ -191,12 +191,15 @@ pub struct ShapeProto {
     pub dim: Vec<Dimension>,
 }
 
-/// `onnx.TensorShapeProto.Dimension` (static sizes).
+/// `onnx.TensorShapeProto.Dimension`: a size, or a symbolic name.
 #[derive(Clone, PartialEq, Message)]
 pub struct Dimension {
     /// Size.
     #[prost(int64, optional, tag = "1")]
     pub dim_value: Option<i64>,
+    /// Symbolic name of a size chosen at run time (`"batch"`).
+    #[prost(string, optional, tag = "2")]
+    pub dim_param: Option<String>,
 }
 
 /// A tensor from its element type, shape and little-endian payload.
@@ -266,6 +269,12 @@ pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
 
 /// A tensor value description with a static shape.
 pub fn value_info(name: &str, elem_type: i32, dims: &[usize]) -> ValueInfoProto {
+    let dims: Vec<Option<usize>> = dims.iter().copied().map(Some).collect();
+    value_info_dims(name, elem_type, &dims)
+}
+
+/// A tensor value description; `None` dimensions are the symbolic `"batch"`.
+pub fn value_info_dims(name: &str, elem_type: i32, dims: &[Option<usize>]) -> ValueInfoProto {
     ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto {
@@ -274,8 +283,9 @@ pub fn value_info(name: &str, elem_type: i32, dims: &[usize]) -> ValueInfoProto 
                 shape: Some(ShapeProto {
                     dim: dims
                         .iter()
-                        .map(|&d| Dimension {
-                            dim_value: Some(d as i64),
+                        .map(|d| Dimension {
+                            dim_value: d.map(|d| d as i64),
+                            dim_param: d.is_none().then(|| "batch".into()),
                         })
                         .collect(),
                 }),

@@ -101,6 +101,14 @@ impl ClipEncoder {
         }
     }
 
+    /// The MATPAC model behind this encoder (`None` for the statistics baseline).
+    pub fn matpac(&self) -> Option<&Trainer> {
+        match &self.kind {
+            Kind::Matpac(t) => Some(t),
+            Kind::LogMelStats(_) => None,
+        }
+    }
+
     /// The encoder's configuration (for the statistics baseline: the one
     /// whose front end it uses).
     pub fn config(&self) -> &MatpacConfig {

@@ -4,21 +4,36 @@
 //! (`student.encoder.blocks.0.attn.qkv.weight`, `teacher.head.last_v`, …) and
 //! layouts are Burn's: a Linear weight is `[in, out]` (PyTorch's transposed),
 //! LayerNorm's are `gamma`/`beta`, the patch projection is the flattened conv
-//! `[p², D]`. The centre is stored as `centre` `[K]`. Written atomically.
+//! `[p², D]`. The centre is stored as `centre` `[K]`. Written atomically with
+//! the `safetensors` crate; [`write_safetensors`] also writes the encoder in
+//! the reference's own layout (`matpac export-encoder`).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
+use safetensors::tensor::{Dtype, TensorView, serialize};
 
 use super::MatpacError;
 use super::checkpoint::write_atomic;
 use super::train::Trainer;
 
+/// A named f32 tensor: name, shape (outermost first), row-major values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    /// Name (safetensors key).
+    pub name: String,
+    /// Shape, outermost first.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
 struct Named {
     prefix: String,
     path: Vec<String>,
-    out: Vec<(String, Vec<usize>, Vec<f32>)>,
+    out: Vec<NamedTensor>,
 }
 
 impl ModuleVisitor for Named {
@@ -31,22 +46,23 @@ impl ModuleVisitor for Named {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         let shape = t.dims().to_vec();
-        let data = t.into_data().try_to_vec::<f32>().expect("f32 parameters");
+        let values = t.into_data().try_to_vec::<f32>().expect("f32 parameters");
         let name = std::iter::once(self.prefix.as_str())
-            .chain(
-                self.path
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|s| !s.is_empty()),
-            )
+            .chain(self.path.iter().map(String::as_str))
+            .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(".");
-        self.out.push((name, shape, data));
+        self.out.push(NamedTensor {
+            name,
+            shape,
+            values,
+        });
     }
 }
 
-/// `(name, shape, values)` of every float parameter of `module`, names prefixed by `prefix`.
-pub fn named_params<M: Module>(module: &M, prefix: &str) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+/// Every float parameter of `module`, named by its Burn module path
+/// prefixed by `prefix` (none when empty).
+pub fn named_params<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
     let mut v = Named {
         prefix: prefix.to_string(),
         path: Vec::new(),
@@ -56,44 +72,41 @@ pub fn named_params<M: Module>(module: &M, prefix: &str) -> Vec<(String, Vec<usi
     v.out
 }
 
-/// Serialises f32 tensors in the safetensors format (8-byte header length,
-/// JSON header with `dtype`/`shape`/`data_offsets`, little-endian data).
-pub fn safetensors_bytes(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
-    let mut header = String::from("{");
-    let mut offset = 0usize;
-    for (i, (name, shape, data)) in tensors.iter().enumerate() {
-        let shape: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        let end = offset + 4 * data.len();
-        if i > 0 {
-            header.push(',');
-        }
-        header.push_str(&format!(
-            "\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
-            shape.join(",")
-        ));
-        offset = end;
-    }
-    header.push('}');
-    while header.len() % 8 != 0 {
-        header.push(' ');
-    }
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for (_, _, data) in tensors {
-        data.iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-    }
-    out
+/// Serialises f32 tensors in the safetensors format (the `safetensors`
+/// crate), with `{"format": "pt"}` metadata as PyTorch's writer adds.
+pub fn safetensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>, MatpacError> {
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, b)| {
+            TensorView::new(Dtype::F32, t.shape.clone(), b)
+                .map(|v| (t.name.clone(), v))
+                .map_err(|e| MatpacError::Shape(format!("{}: {e}", t.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
+    serialize(views, Some(meta)).map_err(|e| MatpacError::Shape(e.to_string()))
+}
+
+/// Writes `tensors` to `path` as safetensors, atomically.
+pub fn write_safetensors(tensors: &[NamedTensor], path: &Path) -> Result<(), MatpacError> {
+    write_atomic(path, &safetensors_bytes(tensors)?)
 }
 
 /// Writes the student, the teacher and the centre of `trainer` to `path`.
 pub fn export_safetensors(trainer: &Trainer, path: &Path) -> Result<(), MatpacError> {
     let mut all = named_params(&trainer.student, "student");
     all.extend(named_params(&trainer.teacher, "teacher"));
-    let k = trainer.centre.value.len();
-    all.push(("centre".into(), vec![k], trainer.centre.value.clone()));
-    write_atomic(path, &safetensors_bytes(&all))
+    all.push(NamedTensor {
+        name: "centre".into(),
+        shape: vec![trainer.centre.value.len()],
+        values: trainer.centre.value.clone(),
+    });
+    write_safetensors(&all, path)
 }
 
 #[cfg(test)]
@@ -106,29 +119,30 @@ mod tests {
     fn names_follow_module_paths_and_the_file_parses() {
         let tr = Trainer::new(MatpacConfig::tiny(), &Device::flex().autodiff()).unwrap();
         let params = named_params(&tr.student, "student");
-        let names: Vec<&str> = params.iter().map(|p| p.0.as_str()).collect();
+        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
         for want in [
             "student.patch_embed.proj.weight",
             "student.cls_token",
             "student.encoder.blocks.1.attn.qkv.weight",
             "student.encoder.norm.gamma",
             "student.predictor.mask_token",
-            "student.head.last_g",
+            "student.head.last_v",
         ] {
             assert!(names.contains(&want), "{want} not in {names:?}");
         }
         let qkv = params
             .iter()
-            .find(|p| p.0 == "student.encoder.blocks.0.attn.qkv.weight")
+            .find(|p| p.name == "student.encoder.blocks.0.attn.qkv.weight")
             .unwrap();
-        assert_eq!(qkv.1, vec![64, 192], "Burn layout [in, out]");
-        let bytes = safetensors_bytes(&params);
-        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
-        assert!(header.starts_with(
-            "{\"student.patch_embed.proj.weight\":{\"dtype\":\"F32\",\"shape\":[256,64]"
-        ));
-        let total: usize = params.iter().map(|p| p.2.len() * 4).sum();
-        assert_eq!(bytes.len(), 8 + n + total);
+        assert_eq!(qkv.shape, vec![64, 192], "Burn layout [in, out]");
+        let bytes = safetensors_bytes(&params).unwrap();
+        let back = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(back.len(), params.len());
+        let view = back
+            .tensor("student.encoder.blocks.0.attn.qkv.weight")
+            .unwrap();
+        assert_eq!(view.shape(), [64, 192]);
+        let first = f32::from_le_bytes(view.data()[..4].try_into().unwrap());
+        assert_eq!(first, qkv.values[0]);
     }
 }

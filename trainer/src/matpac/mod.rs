@@ -12,7 +12,8 @@
 //!   [`mask`], [`ema`], [`loss`], [`schedule`]: the MATPAC mechanics;
 //!   [`train`]: one update and its state; [`run`]: the loop with checkpoints
 //!   and metrics; [`checkpoint`], [`metrics`]: files; [`state_dict`] and
-//!   [`official`]: the reference implementation's published weights.
+//!   [`official`]: the reference implementation's published weights;
+//!   [`encoder_onnx`]: the float encoder as ONNX.
 //!
 //! # Checked against the reference implementation
 //! `bench/matpac_torch.py` replays three updates of the `small` preset in
@@ -48,6 +49,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod ema;
 pub mod encoder;
+pub mod encoder_onnx;
 pub mod export;
 pub mod heads;
 pub mod init;

@@ -223,67 +223,77 @@ impl Student {
         n_frames: usize,
         device: &Device,
     ) -> Vec<f32> {
+        self.embed_batch(&[mel], n_mels, n_frames, device)
+            .pop()
+            .expect("one clip in, one embedding out")
+    }
+
+    /// [`Self::embed_clip`] of several clips of the same length at once (one
+    /// encoder pass per chunk for the whole batch): `n_freq · D` values each.
+    pub fn embed_batch(
+        &self,
+        mels: &[&[f32]],
+        n_mels: usize,
+        n_frames: usize,
+        device: &Device,
+    ) -> Vec<Vec<f32>> {
         let (nf, _) = self.grid;
         let d = self.dim();
-        let mut sum = vec![0.0f64; nf * d];
+        let mut sums = vec![vec![0.0f64; nf * d]; mels.len()];
         let mut steps = 0usize;
-        for (z, nt) in self.clip_tokens(mel, n_mels, n_frames, device) {
+        for (z, nt) in self.clip_tokens(mels, n_mels, n_frames, device) {
             let z: Vec<f32> = z.into_data().try_to_vec().expect("f32 embedding");
-            for t in 0..nt {
-                for f in 0..nf {
-                    let row = &z[(f * nt + t) * d..][..d];
-                    sum[f * d..(f + 1) * d]
-                        .iter_mut()
-                        .zip(row)
-                        .for_each(|(s, &v)| *s += v as f64);
+            for (sum, z) in sums.iter_mut().zip(z.chunks_exact(nf * nt * d)) {
+                for t in 0..nt {
+                    for f in 0..nf {
+                        let row = &z[(f * nt + t) * d..][..d];
+                        sum[f * d..(f + 1) * d]
+                            .iter_mut()
+                            .zip(row)
+                            .for_each(|(s, &v)| *s += v as f64);
+                    }
                 }
             }
             steps += nt;
         }
-        sum.iter().map(|&s| (s / steps as f64) as f32).collect()
+        sums.iter()
+            .map(|sum| sum.iter().map(|&s| (s / steps as f64) as f32).collect())
+            .collect()
     }
 
-    /// The encoder's output tokens of a clip `[n_mels, n_frames]` padded to a
-    /// multiple of the patch side (see [`Self::embed_clip`]), in chunks of at
-    /// most one training crop: per chunk `[1, n_freq · nt, D]` (frequency-major,
-    /// CLS dropped) and its `nt` time patches.
+    /// The encoder's output tokens of clips `[n_mels, n_frames]` (all the same
+    /// length), each padded to a multiple of the patch side (see
+    /// [`Self::embed_clip`]), in chunks of at most one training crop: per chunk
+    /// `[B, n_freq · nt, D]` (frequency-major, CLS dropped) and its `nt` time patches.
     pub fn clip_tokens(
         &self,
-        mel: &[f32],
+        mels: &[&[f32]],
         n_mels: usize,
         n_frames: usize,
         device: &Device,
     ) -> Vec<(Tensor<3>, usize)> {
         let (nf, nt_full) = self.grid;
-        assert_eq!(
-            mel.len(),
-            n_mels * n_frames,
+        assert!(
+            mels.iter().all(|m| m.len() == n_mels * n_frames),
             "log-mel is [n_mels, n_frames]"
         );
         let patch = n_mels / nf;
         let crop = nt_full * patch;
         let frames = n_frames.div_ceil(patch) * patch;
-        let data = if frames == n_frames {
-            mel.to_vec()
-        } else {
-            let mut padded = vec![self.norm_stats.0; n_mels * frames];
-            for (row, src) in padded
-                .chunks_exact_mut(frames)
-                .zip(mel.chunks_exact(n_frames))
-            {
-                row[..n_frames].copy_from_slice(src);
-            }
-            padded
-        };
         let mut out = Vec::new();
         let mut start = 0;
         while start < frames {
             let len = (frames - start).min(crop);
-            let mut chunk = Vec::with_capacity(n_mels * len);
-            for r in 0..n_mels {
-                chunk.extend_from_slice(&data[r * frames + start..r * frames + start + len]);
+            // Frames past the clip's end are the normalisation mean (zero once standardised).
+            let mut chunk = vec![self.norm_stats.0; mels.len() * n_mels * len];
+            for (dst, mel) in chunk.chunks_exact_mut(n_mels * len).zip(mels) {
+                let real = n_frames.saturating_sub(start).min(len);
+                for (row, src) in dst.chunks_exact_mut(len).zip(mel.chunks_exact(n_frames)) {
+                    row[..real].copy_from_slice(&src[start..start + real]);
+                }
             }
-            let x = Tensor::<3>::from_data(TensorData::new(chunk, [1, n_mels, len]), device);
+            let x =
+                Tensor::<3>::from_data(TensorData::new(chunk, [mels.len(), n_mels, len]), device);
             let nt = len / patch;
             out.push((self.encode(x).narrow(1, 1, nf * nt), nt));
             start += len;

@@ -21,7 +21,8 @@ use burn::tensor::Device;
 
 use super::MatpacError;
 use super::config::MatpacConfig;
-use super::state_dict::{POS_EMBED, REFERENCE_HEAD_DIM, RefTensor, expected_keys, load_encoder};
+use super::export::NamedTensor;
+use super::state_dict::{POS_EMBED, REFERENCE_HEAD_DIM, expected_keys, load_encoder};
 use super::train::Trainer;
 
 /// State-dict prefixes the reference's inference wrapper may save beside the
@@ -277,7 +278,14 @@ pub fn import_official(
     let mut state = HashMap::new();
     for (key, shape) in expected {
         let values = read_values(&tensors[&key], path)?;
-        state.insert(key.clone(), RefTensor { key, shape, values });
+        state.insert(
+            key.clone(),
+            NamedTensor {
+                name: key,
+                shape,
+                values,
+            },
+        );
     }
     let pos = state.remove(POS_EMBED).expect("checked above");
     let d = shape.width;

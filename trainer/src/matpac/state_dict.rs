@@ -16,9 +16,10 @@
 
 use std::collections::HashMap;
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Tensor, TensorData};
 
+use super::export::{NamedTensor, named_params};
 use super::model::Student;
 
 /// Width of one attention head in the reference's ViT encoders (ViT-B: 768 / 12).
@@ -26,17 +27,6 @@ pub const REFERENCE_HEAD_DIM: usize = 64;
 
 /// Key of the position table.
 pub const POS_EMBED: &str = "pos_embed";
-
-/// A tensor in the reference layout: key, shape (row-major), values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefTensor {
-    /// State-dict key.
-    pub key: String,
-    /// Shape, outermost first.
-    pub shape: Vec<usize>,
-    /// Row-major values.
-    pub values: Vec<f32>,
-}
 
 /// How one of our parameters is stored in the reference layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,47 +122,25 @@ impl PathTracker {
     }
 }
 
-struct Collect {
-    path: PathTracker,
-    out: Vec<RefTensor>,
-}
-
-impl ModuleVisitor for Collect {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.enter(name);
-    }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.exit();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let Some((key, layout)) = reference_key(&self.path.name()) else {
-            return;
-        };
-        let t = param.val();
-        let ours = t.dims().to_vec();
-        let values: Vec<f32> = t.into_data().try_to_vec().expect("f32 parameters");
-        self.out.push(RefTensor {
-            key,
-            shape: reference_shape(&ours, layout),
-            values: to_reference(&values, &ours, layout),
-        });
-    }
-}
-
 /// The student's encoder (patch projection, CLS, blocks, final norm) and its
 /// position table, in the reference's keys and layouts: the tensors of a
 /// published checkpoint, in the order the reference's `state_dict()` lists them.
-pub fn encoder_state(student: &Student) -> Vec<RefTensor> {
-    let mut c = Collect {
-        path: PathTracker::default(),
-        out: Vec::new(),
-    };
-    student.visit(&mut c);
+pub fn encoder_state(student: &Student) -> Vec<NamedTensor> {
+    let mut out: Vec<NamedTensor> = named_params(student, "")
+        .into_iter()
+        .filter_map(|t| {
+            let (name, layout) = reference_key(&t.name)?;
+            Some(NamedTensor {
+                name,
+                shape: reference_shape(&t.shape, layout),
+                values: to_reference(&t.values, &t.shape, layout),
+            })
+        })
+        .collect();
     let (nf, nt) = student.grid;
-    let d = student.dim();
-    c.out.push(RefTensor {
-        key: POS_EMBED.into(),
-        shape: vec![1, 1 + nf * nt, d],
+    out.push(NamedTensor {
+        name: POS_EMBED.into(),
+        shape: vec![1, 1 + nf * nt, student.dim()],
         values: student.pos.clone(),
     });
     let rank = |k: &str| match k {
@@ -181,8 +149,8 @@ pub fn encoder_state(student: &Student) -> Vec<RefTensor> {
         k if k.starts_with("patch_embed.") => 2,
         _ => 3,
     };
-    c.out.sort_by_key(|t| rank(&t.key)); // stable: blocks keep their order
-    c.out
+    out.sort_by_key(|t| rank(&t.name)); // stable: blocks keep their order
+    out
 }
 
 /// The reference keys and shapes that [`encoder_state`] of `student` yields:
@@ -190,13 +158,13 @@ pub fn encoder_state(student: &Student) -> Vec<RefTensor> {
 pub fn expected_keys(student: &Student) -> Vec<(String, Vec<usize>)> {
     encoder_state(student)
         .into_iter()
-        .map(|t| (t.key, t.shape))
+        .map(|t| (t.name, t.shape))
         .collect()
 }
 
 struct Load<'a> {
     path: PathTracker,
-    tensors: &'a HashMap<String, RefTensor>,
+    tensors: &'a HashMap<String, NamedTensor>,
 }
 
 impl ModuleMapper for Load<'_> {
@@ -227,7 +195,11 @@ impl ModuleMapper for Load<'_> {
 /// under `prefix` `"encoder"`) with the tensor of the same reference key in
 /// `tensors`. The caller has checked keys and shapes ([`expected_keys`]);
 /// parameters without a tensor are left as they are.
-pub fn load_encoder<M: Module>(module: M, prefix: &str, tensors: &HashMap<String, RefTensor>) -> M {
+pub fn load_encoder<M: Module>(
+    module: M,
+    prefix: &str,
+    tensors: &HashMap<String, NamedTensor>,
+) -> M {
     let mut path = PathTracker::default();
     if !prefix.is_empty() {
         path.enter(prefix);
@@ -292,9 +264,9 @@ mod tests {
         let cfg = MatpacConfig::tiny();
         let (a, _) = build(&cfg, &mut Rng::new(1), &Device::flex());
         let (b, _) = build(&cfg, &mut Rng::new(2), &Device::flex());
-        let state: HashMap<String, RefTensor> = encoder_state(&a)
+        let state: HashMap<String, NamedTensor> = encoder_state(&a)
             .into_iter()
-            .map(|t| (t.key.clone(), t))
+            .map(|t| (t.name.clone(), t))
             .collect();
         let b = load_encoder(b, "", &state);
         assert_eq!(encoder_state(&b), encoder_state(&a));

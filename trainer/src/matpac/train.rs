@@ -268,33 +268,48 @@ impl Trainer {
             .embed_clip(mel, n_mels, n_frames, &plain)
     }
 
-    /// The teacher's pseudo-class distribution of a clip `[n_mels, n_frames]`,
-    /// `[K]` summing to 1: the student encoder's tokens (the frozen encoder
-    /// that `embed_clip` uses) through the EMA teacher head, centred,
-    /// `softmax((logits − c) / τ_t)` at the final teacher temperature, mean
-    /// over tokens. The distillation target of the KL term.
-    pub fn pseudo_classes(&self, mel: &[f32], n_mels: usize, n_frames: usize) -> Vec<f32> {
+    /// [`Self::embed_clip`] of same-length clips in one batch.
+    pub fn embed_batch(&self, mels: &[&[f32]], n_mels: usize, n_frames: usize) -> Vec<Vec<f32>> {
+        let plain = self.device.clone().inner();
+        self.student
+            .valid()
+            .embed_batch(mels, n_mels, n_frames, &plain)
+    }
+
+    /// The teacher's pseudo-class distribution of same-length clips
+    /// `[n_mels, n_frames]`, `[K]` each, summing to 1: the student encoder's
+    /// tokens (the frozen encoder that `embed_clip` uses) through the EMA
+    /// teacher head, centred, `softmax((logits − c) / τ_t)` at the final
+    /// teacher temperature, mean over tokens. The distillation target of the KL term.
+    pub fn pseudo_classes(&self, mels: &[&[f32]], n_mels: usize, n_frames: usize) -> Vec<Vec<f32>> {
         let plain = self.device.clone().inner();
         let k = self.cfg.model.n_classes;
         let centre = self.centre.tensor(&plain);
-        let mut sum = vec![0.0f64; k];
+        let mut sums = vec![vec![0.0f64; k]; mels.len()];
         let mut tokens = 0usize;
         for (z, _) in self
             .student
             .valid()
-            .clip_tokens(mel, n_mels, n_frames, &plain)
+            .clip_tokens(mels, n_mels, n_frames, &plain)
         {
+            let n = z.dims()[1];
             let logits = self.teacher.head.forward(z);
             let p =
                 super::loss::teacher_probs(logits, centre.clone(), self.cfg.train.teacher_temp_end);
             let p: Vec<f32> = p.into_data().try_to_vec().expect("f32 probabilities");
-            for row in p.chunks_exact(k) {
-                sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
-                tokens += 1;
+            for (sum, clip) in sums.iter_mut().zip(p.chunks_exact(n * k)) {
+                for row in clip.chunks_exact(k) {
+                    sum.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                }
             }
+            tokens += n;
         }
-        sum.iter()
-            .map(|&s| (s / tokens.max(1) as f64) as f32)
+        sums.iter()
+            .map(|sum| {
+                sum.iter()
+                    .map(|&s| (s / tokens.max(1) as f64) as f32)
+                    .collect()
+            })
             .collect()
     }
 }

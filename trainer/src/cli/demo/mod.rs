@@ -212,6 +212,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             cosine_weight: 1.0,
             kl_weight: 1.0,
             probe: Some(data.clone()),
+            cache: None,
+            no_cache: false,
         })
     })?;
     timings.push((title.to_string(), took));
