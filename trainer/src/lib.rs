@@ -8,6 +8,7 @@
 pub mod audio;
 pub mod cli;
 pub mod data;
+pub mod device;
 pub mod edge;
 pub mod eval;
 pub mod frontend;

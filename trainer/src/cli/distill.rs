@@ -17,6 +17,7 @@ use super::embed::clip_list;
 use super::probe::{ProbeOptions, probe_data};
 use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
+use crate::device::DeviceArgs;
 use crate::edge::checkpoint::{StudentInfo, save};
 use crate::edge::distill::{DistillConfig, distill};
 use crate::edge::features::FeatureStats;
@@ -26,7 +27,6 @@ use crate::eval::embed::{ClipEncoder, default_cache_dir};
 use crate::eval::run::probe_dataset;
 use crate::matpac::run::checkpoint_path;
 use anyhow::Context;
-use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
 use std::path::PathBuf;
 
@@ -60,6 +60,9 @@ pub struct Args {
     /// Do not read or write the teacher-target cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Where the teacher runs and the student trains.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// The KL weight to use: `requested`, or 0 (with a warning) when the
@@ -102,7 +105,8 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     } else {
         args.teacher.clone()
     };
-    let teacher = ClipEncoder::from_checkpoint(&ckpt)
+    let device = args.device.device()?;
+    let teacher = ClipEncoder::from_checkpoint(&ckpt, &device)
         .with_context(|| format!("loading {}", ckpt.display()))?;
     let kl_weight = kl_weight_for(&teacher, args.kl_weight);
     // Student: the runtime's fixed-point front end (n_fft 512, what the device runs).
@@ -152,7 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         &dc,
         &windows,
         &targets,
-        &Device::flex().autodiff(),
+        &device.clone().autodiff(),
         |r| {
             eprintln!(
                 "epoch {:>3}: loss {:.4}  cosine distance {:.4}",
@@ -179,7 +183,13 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     save(&args.out, &info, &model)?;
     eprintln!("→ {}", args.out.display());
     let probe = match &args.probe {
-        Some(data) => Some(probe_both(&ckpt, &info, &model, data, args.training.seed)?),
+        Some(data) => Some(probe_both(
+            &teacher,
+            &info,
+            &model,
+            data,
+            args.training.seed,
+        )?),
         None => None,
     };
     let stats = info.student.stats();
@@ -216,7 +226,7 @@ pub fn teacher_frontend(
 /// clip embeddings and of the student's pooled embeddings, same splits and
 /// probe settings.
 fn probe_both(
-    teacher: &std::path::Path,
+    teacher: &ClipEncoder,
     info: &StudentInfo,
     model: &crate::edge::student::Student,
     data: &std::path::Path,
@@ -226,7 +236,7 @@ fn probe_both(
         seed,
         ..ProbeOptions::default()
     };
-    let (_, t) = probe_data(&ClipEncoder::from_checkpoint(teacher)?, data, &opts)?;
+    let (_, t) = probe_data(teacher, data, &opts)?;
     let ds = readers::open(data)?;
     let plan = splits::plan(&ds, opts.folds, opts.seed)?;
     let net = model.to_float_net(&info.student);

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use burn::tensor::Device;
 
 use crate::audio::load_audio;
 use crate::frontend::FloatFrontend;
@@ -31,6 +30,9 @@ pub struct Args {
     /// Output `.npy`, f32 `[clips, n_freq_patches × width]`.
     #[arg(long)]
     pub out: PathBuf,
+    /// Where the encoder runs.
+    #[command(flatten)]
+    pub device: crate::device::DeviceArgs,
 }
 
 /// Clip paths of a folder or a CSV.
@@ -80,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.checkpoint.clone()
     };
-    let trainer = checkpoint::load(&ckpt, &Device::flex())?;
+    let trainer = checkpoint::load(&ckpt, &args.device.device()?)?;
     // The features the checkpoint was trained on (n_fft 512 if it predates the record).
     let fe = trainer.cfg.frontend;
     let frontend = FloatFrontend::new(&fe)?;

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
 
 use crate::audio::load_audio;
 use crate::data::feature_cache::{CropSource, FeatureCache, Features};
+use crate::device::DeviceArgs;
 use crate::frontend::FloatFrontend;
 use crate::matpac::checkpoint;
 use crate::matpac::run::{RunOptions, checkpoint_path, run as run_loop};
@@ -45,15 +45,9 @@ pub struct Args {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
-}
-
-/// The training device: Burn's CPU backend, or CUDA device 0 with the `cuda` feature.
-pub fn train_device() -> Device {
-    #[cfg(feature = "cuda")]
-    let device = Device::cuda(0);
-    #[cfg(not(feature = "cuda"))]
-    let device = Device::flex();
-    device.autodiff()
+    /// Where to train.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Audio files under `dir`, sorted.
@@ -161,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             report.display()
         );
     }
-    let device = train_device();
+    let device = args.device.device()?.autodiff();
     let mut trainer = if resume {
         let t = checkpoint::load(&ckpt, &device)?;
         eprintln!("resuming {} at update {}", ckpt.display(), t.step);

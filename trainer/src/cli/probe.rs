@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::data::dataset::Dataset;
 use crate::data::{readers, splits};
+use crate::device::DeviceArgs;
 use crate::eval::embed::{ClipEncoder, default_cache_dir, embed_clips};
 use crate::eval::probe::{ProbeConfig, Task};
 use crate::eval::report::{ResultRow, append_result, confusion_png};
@@ -43,6 +44,9 @@ pub struct ProbeOptions {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Where the encoder runs.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 impl Default for ProbeOptions {
@@ -102,10 +106,14 @@ pub struct Args {
     pub opts: ProbeOptions,
 }
 
-/// A random encoder of `preset` with weights from `seed`.
-pub fn random_encoder(mut cfg: MatpacConfig, seed: u64) -> anyhow::Result<ClipEncoder> {
+/// A random encoder of `cfg` with weights from `seed`, on `device`.
+pub fn random_encoder(
+    mut cfg: MatpacConfig,
+    seed: u64,
+    device: DeviceArgs,
+) -> anyhow::Result<ClipEncoder> {
     cfg.train.seed = seed;
-    Ok(ClipEncoder::random_init(cfg)?)
+    Ok(ClipEncoder::random_init(cfg, &device.device()?)?)
 }
 
 /// Reads `data`, embeds it with `encoder` (cached) and probes it. Prints one line per split.
@@ -201,10 +209,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let tag = dir
                 .file_name()
                 .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned());
-            (ClipEncoder::from_checkpoint(ckpt)?, tag, dir)
+            let device = args.opts.device.device()?;
+            (ClipEncoder::from_checkpoint(ckpt, &device)?, tag, dir)
         }
         None => (
-            random_encoder(MatpacConfig::preset(args.preset), args.init_seed)?,
+            random_encoder(
+                MatpacConfig::preset(args.preset),
+                args.init_seed,
+                args.opts.device,
+            )?,
             "random-init".into(),
             PathBuf::from("runs/random-init"),
         ),

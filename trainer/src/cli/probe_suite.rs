@@ -87,13 +87,15 @@ pub fn tasks(
 
 /// Runs the command; returns the markdown table it wrote.
 pub fn run(args: Args) -> anyhow::Result<String> {
+    let device = args.opts.device.device()?;
     let mut encoders: Vec<(String, String, ClipEncoder)> = Vec::new();
     for (title, tag, run) in [
         ("MATPAC", "matpac", &args.matpac),
         ("λ = 0", "lambda0", &args.lambda0),
     ] {
         if let Some(dir) = run {
-            encoders.push((title.into(), tag.into(), ClipEncoder::from_checkpoint(dir)?));
+            let encoder = ClipEncoder::from_checkpoint(dir, &device)?;
+            encoders.push((title.into(), tag.into(), encoder));
         }
     }
     let cfg = encoders.first().map_or_else(
@@ -103,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
     encoders.push((
         "random init".into(),
         "random-init".into(),
-        random_encoder(cfg.clone(), args.init_seed)?,
+        random_encoder(cfg.clone(), args.init_seed, args.opts.device)?,
     ));
     // The yardstick: the same probe on plain log-mel statistics.
     encoders.push((

@@ -6,6 +6,7 @@
 
 use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
+use crate::device::DeviceArgs;
 use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
 use crate::edge::features::FeatureStats;
@@ -16,7 +17,6 @@ use crate::edge::tagger_head::{
     EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
     micro_f1, scores, top1, train, train_head, with_new_head,
 };
-use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::tagger::TaggerConfig;
 use std::path::PathBuf;
@@ -46,9 +46,7 @@ pub struct Args {
     /// Train only the sigmoid head, on frozen embeddings of the `--init`
     /// student (each window embedded once; backbone and BatchNorm statistics
     /// unchanged) instead of fine-tuning it end to end: much faster. Needs `--init`.
-    /// The head alone wants a higher `--lr` and more `--epochs` than fine-tuning
-    /// (on the bundled set lr 0.1 and 100 epochs: test top-1 0.47 in 1 s, against
-    /// 0.48 in 35 s fine-tuned).
+    /// The head alone wants a higher `--lr` and more `--epochs` than fine-tuning.
     #[arg(long)]
     pub freeze_backbone: bool,
     /// Train on windows cut from the clips as they are (each clip from the
@@ -66,6 +64,9 @@ pub struct Args {
     /// F1; 0 keeps the window-level thresholds.
     #[arg(long, default_value_t = 8)]
     pub val_scenes: usize,
+    /// Where to train.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// What `matpac train-tagger` measured (window level; thresholds from validation).
@@ -93,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     let ds = readers::open(&args.data)?;
     let frontend = FrontendConfig::default();
     let n = ds.labels.len();
-    let device = Device::flex().autodiff();
+    let device = args.device.device()?.autodiff();
     let init = match &args.init {
         Some(dir) => {
             let (info, model) = checkpoint::load(dir, &device)?;

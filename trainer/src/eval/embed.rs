@@ -51,8 +51,8 @@ pub struct ClipEncoder {
 }
 
 impl ClipEncoder {
-    /// The student encoder of a run folder (or a checkpoint file).
-    pub fn from_checkpoint(path: &Path) -> Result<Self, EvalError> {
+    /// The student encoder of a run folder (or a checkpoint file), on `device`.
+    pub fn from_checkpoint(path: &Path, device: &Device) -> Result<Self, EvalError> {
         let file = if path.is_dir() {
             checkpoint_path(path)
         } else {
@@ -62,7 +62,7 @@ impl ClipEncoder {
             path: file.clone(),
             source,
         })?;
-        let trainer = checkpoint::load(&file, &Device::flex())?;
+        let trainer = checkpoint::load(&file, device)?;
         Ok(Self {
             id: format!("checkpoint:{:016x}:{}", fnv1a(&bytes), bytes.len()),
             description: format!("{} (update {})", file.display(), trainer.step),
@@ -70,15 +70,16 @@ impl ClipEncoder {
         })
     }
 
-    /// A randomly initialised encoder of configuration `cfg` (weights from `cfg.train.seed`).
-    pub fn random_init(cfg: MatpacConfig) -> Result<Self, EvalError> {
+    /// A randomly initialised encoder of configuration `cfg` (weights from
+    /// `cfg.train.seed`), on `device`.
+    pub fn random_init(cfg: MatpacConfig, device: &Device) -> Result<Self, EvalError> {
         let id = format!("random:{:016x}", fnv1a(cfg.to_toml().as_bytes()));
         let description = format!(
             "random init (D {}, depth {}, seed {})",
             cfg.model.encoder_dim, cfg.model.encoder_depth, cfg.train.seed
         );
         Ok(Self {
-            kind: Kind::Matpac(Box::new(Trainer::new(cfg, &Device::flex())?)),
+            kind: Kind::Matpac(Box::new(Trainer::new(cfg, device)?)),
             id,
             description,
         })

@@ -184,7 +184,7 @@ fn a_checkpoint_is_embedded_with_its_own_front_end() {
     let (shape, cli) = embed(r, d, &emb);
     assert_eq!(shape, vec![2, 5 * 64]);
 
-    let encoder = ClipEncoder::from_checkpoint(&run).unwrap();
+    let encoder = ClipEncoder::from_checkpoint(&run, &burn::tensor::Device::flex()).unwrap();
     assert_eq!(encoder.frontend().n_fft, 400);
     let clips = [data.join("a.wav"), data.join("b.wav")];
     let embed_with = |fe: &FrontendConfig| -> Vec<f32> {

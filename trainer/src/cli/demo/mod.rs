@@ -34,6 +34,7 @@ use super::probe_suite::default_bundled;
 use super::student_args::StudentTraining;
 use super::{calibrated, distill, pretrain, probe_suite, quantize, scenes, train_tagger};
 use crate::data::scenes::SceneSplit;
+use crate::device::DeviceArgs;
 use crate::edge::tagger_head::THRESHOLD_RANGE;
 use crate::io::atomic_write;
 use crate::matpac::Preset;
@@ -175,6 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         .collect(),
                     cache: args.cache.clone(),
                     quiet: args.quiet,
+                    device: DeviceArgs::default(),
                 })
             },
         )?;
@@ -214,6 +216,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             probe: Some(data.clone()),
             cache: None,
             no_cache: false,
+            device: DeviceArgs::default(),
         })
     })?;
     timings.push((title.to_string(), took));
@@ -249,6 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 no_augment: false,
                 augment_set: Vec::new(),
                 val_scenes: 8,
+                device: DeviceArgs::default(),
             })
         })?;
         timings.push((title.to_string(), took));
