@@ -1,5 +1,6 @@
-//! MATPAC hyper-parameters: presets `paper`, `small`, `tiny`, read from and
-//! written to TOML; every field can be overridden with `key=value`.
+//! MATPAC hyper-parameters: presets `paper`, `small`, `tiny` and their
+//! MATPAC++ variants (`paper++`, …), read from and written to TOML; every
+//! field can be overridden with `key=value`.
 //!
 //! The float front end that makes the model's input is part of the
 //! configuration (`[frontend]`), so a checkpoint records the features it was
@@ -24,6 +25,71 @@ pub struct MatpacConfig {
     /// they load as.
     #[serde(default)]
     pub frontend: FrontendConfig,
+    /// MATPAC++ multiple-choice prediction (`docs/matpac-plus-plus.md`); off
+    /// (`heads = 0`) in MATPAC and in configurations written before it existed.
+    #[serde(default)]
+    pub mcl: MclConfig,
+}
+
+/// MATPAC++: the predictor proposes several hypotheses per masked token,
+/// trained by annealed winner-takes-all (Multiple Choice Learning), and the
+/// best one feeds the classification task. Names and defaults follow the
+/// reference implementation's `mcl_heads` configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MclConfig {
+    /// Hypotheses per masked token (`n_head`, 5 in MATPAC++); 0 = MATPAC.
+    pub heads: usize,
+    /// Assignment temperature at update 0.
+    pub temperature_start: f64,
+    /// Below this temperature the assignment is hard (plain winner-takes-all).
+    pub temperature_end: f64,
+    /// Temperature at update t: `temperature_start · decay_rate^t`.
+    pub decay_rate: f64,
+}
+
+impl Default for MclConfig {
+    /// Off, with the reference's MATPAC++ temperatures (0.1 → 1e-4, ×0.99997 per update).
+    fn default() -> Self {
+        Self {
+            heads: 0,
+            temperature_start: 0.1,
+            temperature_end: 1e-4,
+            decay_rate: 0.99997,
+        }
+    }
+}
+
+impl MclConfig {
+    /// Fraction of a schedule after which the paper's run turns hard: its
+    /// temperature reaches the end value at update ln(1e-3)/ln(0.99997) of 294,816.
+    const HARD_FROM: f64 = 0.78;
+
+    /// The reference's MATPAC++ setting: 5 hypotheses.
+    pub fn paper() -> Self {
+        Self {
+            heads: 5,
+            ..Self::default()
+        }
+    }
+
+    /// 5 hypotheses with the decay rate that turns the assignment hard at the
+    /// same fraction of a `total_steps` schedule as in the paper's run.
+    pub fn scaled(total_steps: u64) -> Self {
+        let p = Self::paper();
+        let steps = Self::HARD_FROM * total_steps as f64;
+        Self {
+            decay_rate: (p.temperature_end / p.temperature_start).powf(1.0 / steps),
+            ..p
+        }
+    }
+
+    /// The assignment temperature at update `step`; `None` once it is at or
+    /// below `temperature_end` (hard winner-takes-all from then on).
+    pub fn temperature(&self, step: u64) -> Option<f64> {
+        let t = self.temperature_start * self.decay_rate.powf(step as f64);
+        (t > self.temperature_end).then_some(t)
+    }
 }
 
 /// Architecture (`docs/architecture.md`, "MATPAC model").
@@ -142,6 +208,18 @@ pub enum Preset {
     Small,
     /// A model that trains in seconds, for tests and smoke runs.
     Tiny,
+    /// `paper` with MATPAC++'s five hypotheses (the reference's `matpac_plusplus.yaml`).
+    #[value(name = "paper++")]
+    #[serde(rename = "paper++")]
+    PaperPlusPlus,
+    /// `small` with five hypotheses (temperature decay scaled to its schedule).
+    #[value(name = "small++")]
+    #[serde(rename = "small++")]
+    SmallPlusPlus,
+    /// `tiny` with five hypotheses (temperature decay scaled to its schedule).
+    #[value(name = "tiny++")]
+    #[serde(rename = "tiny++")]
+    TinyPlusPlus,
 }
 
 impl MatpacConfig {
@@ -151,7 +229,23 @@ impl MatpacConfig {
             Preset::Paper => Self::paper(),
             Preset::Small => Self::small(),
             Preset::Tiny => Self::tiny(),
+            Preset::PaperPlusPlus => Self::paper().with_mcl(MclConfig::paper()),
+            Preset::SmallPlusPlus => Self::small().scaled_mcl(),
+            Preset::TinyPlusPlus => Self::tiny().scaled_mcl(),
         }
+    }
+
+    /// This configuration with `mcl`.
+    pub fn with_mcl(mut self, mcl: MclConfig) -> Self {
+        self.mcl = mcl;
+        self
+    }
+
+    /// This configuration with five hypotheses whose temperature turns hard at
+    /// the paper's fraction of this schedule.
+    fn scaled_mcl(self) -> Self {
+        let mcl = MclConfig::scaled(self.train.total_steps);
+        self.with_mcl(mcl)
     }
 
     /// Paper: 300 epochs of 2,012,615 clips at batch 2048, on the reference
@@ -163,6 +257,7 @@ impl MatpacConfig {
                 n_fft: 400,
                 ..FrontendConfig::default()
             },
+            mcl: MclConfig::default(),
             model: ModelConfig {
                 n_mels: 80,
                 n_frames: 608,
@@ -296,8 +391,8 @@ impl MatpacConfig {
     }
 
     /// Overrides one field: `section.key=value` or `key=value` (looked up in
-    /// `model`, `train` then `frontend`), the value in TOML syntax (`0.5`,
-    /// `"logits"`); e.g. `frontend.n_fft=400`.
+    /// `model`, `train`, `frontend` then `mcl`), the value in TOML syntax (`0.5`,
+    /// `"logits"`); e.g. `frontend.n_fft=400`, `mcl.heads=5`.
     pub fn set(&self, assignment: &str) -> Result<Self, MatpacError> {
         let (key, value) = assignment.split_once('=').ok_or_else(|| {
             MatpacError::Config(format!("override `{assignment}` is not key=value"))
@@ -306,7 +401,7 @@ impl MatpacConfig {
         let table = toml::Table::try_from(self).expect("config serialises");
         let section = match key.split_once('.') {
             Some((s, _)) => s.to_string(),
-            None => ["model", "train", "frontend"]
+            None => ["model", "train", "frontend", "mcl"]
                 .into_iter()
                 .find(|s| table[*s].as_table().is_some_and(|t| t.contains_key(key)))
                 .ok_or_else(|| MatpacError::Config(format!("unknown hyper-parameter `{key}`")))?
@@ -342,6 +437,17 @@ impl MatpacConfig {
         let m = &self.model;
         let t = &self.train;
         let bad = |s: String| Err(MatpacError::Config(s));
+        let mcl = &self.mcl;
+        if mcl.heads > 0
+            && !(mcl.temperature_start > 0.0
+                && mcl.temperature_end >= 0.0
+                && mcl.decay_rate > 0.0
+                && mcl.decay_rate <= 1.0)
+        {
+            return bad(format!(
+                "mcl: temperatures must be positive and decay_rate in (0, 1], got {mcl:?}"
+            ));
+        }
         if m.patch_size == 0
             || !m.n_mels.is_multiple_of(m.patch_size)
             || !m.n_frames.is_multiple_of(m.patch_size)

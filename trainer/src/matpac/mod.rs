@@ -10,6 +10,7 @@
 //! * [`config`]: presets and overrides; [`model`]: student/teacher and forward passes;
 //!   [`patch`], [`pos_embed`], [`encoder`], [`predictor`], [`heads`]: the parts;
 //!   [`mask`], [`ema`], [`loss`], [`schedule`]: the MATPAC mechanics;
+//!   [`mcl`]: MATPAC++'s multiple-choice prediction;
 //!   [`train`]: one update and its state; [`run`]: the loop with checkpoints
 //!   and metrics; [`checkpoint`], [`metrics`]: files; [`state_dict`] and
 //!   [`official`]: the reference implementation's published weights;
@@ -55,6 +56,7 @@ pub mod heads;
 pub mod init;
 pub mod loss;
 pub mod mask;
+pub mod mcl;
 pub mod metrics;
 pub mod model;
 pub mod official;

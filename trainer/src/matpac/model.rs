@@ -3,13 +3,14 @@
 //! the evaluation embedding.
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::MatpacConfig;
 use super::encoder::Encoder;
 use super::heads::{ClsHead, HeadInit};
 use super::init::param;
 use super::mask::Mask;
+use super::mcl::{best_hypothesis, hypothesis_losses, select};
 use super::patch::PatchEmbed;
 use super::pos_embed::sincos_2d;
 use super::predictor::{Predictor, PredictorShape, int_index};
@@ -52,8 +53,11 @@ pub struct Teacher {
 
 /// Output of the training forward pass.
 pub struct ForwardOut {
-    /// Predictor outputs at masked positions `[B, Nm, D]` (autodiff).
-    pub pred: Tensor<3>,
+    /// Latent loss of every predictor hypothesis at masked positions
+    /// `[B, Nm, H]` (autodiff; `H` = 1 for MATPAC).
+    pub hyp_losses: Tensor<3>,
+    /// Index of each token's best hypothesis `[B, Nm, 1]`.
+    pub best: Tensor<3, Int>,
     /// Teacher final-norm outputs at masked positions `[B, Nm, D]` (no autodiff).
     pub target: Tensor<3>,
     /// Student head logits at masked positions `[B, Nm, K]` (autodiff).
@@ -94,6 +98,7 @@ pub fn build(cfg: &MatpacConfig, rng: &mut Rng, device: &Device) -> (Student, Te
             mlp_ratio: m.mlp_ratio,
             eps: m.layer_norm_eps,
             grid,
+            hypotheses: cfg.mcl.heads.max(1),
         },
         device,
     );
@@ -184,16 +189,20 @@ impl Student {
         let z_v = self
             .encoder
             .forward(Tensor::cat(vec![cls.clone(), visible], 1));
-        let pred = self.predictor.forward(z_v, mask);
+        let hyps = self.predictor.forward(z_v, mask);
         let teacher_in = Tensor::cat(vec![cls, masked], 1).inner();
         let target = teacher
             .encoder
             .forward(teacher_in)
             .narrow(1, 1, mask.n_masked());
-        let student_logits = self.head.forward(pred.clone());
+        // MATPAC++: the classification task sees each token's best hypothesis.
+        let hyp_losses = hypothesis_losses(hyps.clone(), target.clone());
+        let best = best_hypothesis(hyp_losses.clone());
+        let student_logits = self.head.forward(select(hyps, best.clone()));
         let teacher_logits = teacher.head.forward(target.clone());
         ForwardOut {
-            pred,
+            hyp_losses,
+            best,
             target,
             student_logits,
             teacher_logits,

@@ -1,7 +1,8 @@
 //! The predictor (M2D/MATPAC "decoder"): embeds the encoded visible tokens
 //! into its own width, puts one learnable mask token at every masked position,
 //! adds its own fixed sin-cos table, runs its blocks and final norm, and
-//! projects the masked positions back to the encoder width.
+//! projects the masked positions back to the encoder width: one projection
+//! (MATPAC) or one per hypothesis (MATPAC++, [`super::mcl`]).
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
@@ -24,8 +25,10 @@ pub struct Predictor {
     pub blocks: Vec<Block>,
     /// Final norm.
     pub norm: LayerNorm,
-    /// Predictor width → encoder width.
+    /// Predictor width → encoder width (the first hypothesis).
     pub pred: Linear,
+    /// The further hypotheses' projections (MATPAC++); empty for MATPAC.
+    pub more_hyps: Vec<Linear>,
     /// Fixed `[1 + L, Dp]` sin-cos table (CLS row zero), not trained.
     #[module(skip)]
     pub pos: Vec<f32>,
@@ -48,6 +51,8 @@ pub struct PredictorShape {
     pub eps: f64,
     /// Patch grid.
     pub grid: (usize, usize),
+    /// Hypotheses per masked token (1 for MATPAC).
+    pub hypotheses: usize,
 }
 
 impl Predictor {
@@ -64,20 +69,25 @@ impl Predictor {
             [1, 1, s.dim],
             device,
         );
+        // Drawn last, so a MATPAC predictor's weights do not depend on them.
+        let more_hyps = (1..s.hypotheses.max(1))
+            .map(|_| linear_xavier(rng, s.dim, s.enc_dim, device))
+            .collect();
         Self {
             embed,
             mask_token,
             blocks,
             norm,
             pred,
+            more_hyps,
             pos: sincos_2d(s.dim, s.grid.0, s.grid.1, true),
         }
     }
 
     /// `z_v`: the student encoder's output `[B, 1 + Nv, D]` (CLS first, visible
-    /// tokens in mask order). Returns predictions `[B, Nm, D]` for the masked
-    /// tokens, in mask order.
-    pub fn forward(&self, z_v: Tensor<3>, mask: &Mask) -> Tensor<3> {
+    /// tokens in mask order). Returns predictions `[B, Nm, H, D]` for the
+    /// masked tokens, in mask order (`H` = 1 for MATPAC).
+    pub fn forward(&self, z_v: Tensor<3>, mask: &Mask) -> Tensor<4> {
         let device = z_v.device();
         let y = self.embed.forward(z_v);
         let [b, _, dp] = y.dims();
@@ -100,7 +110,11 @@ impl Predictor {
         let x = x
             .select(0, int_index(mask.masked_rows(), &device))
             .reshape([b, nm, dp]);
-        self.pred.forward(x)
+        let hyps = std::iter::once(&self.pred)
+            .chain(&self.more_hyps)
+            .map(|p| p.forward(x.clone()))
+            .collect();
+        Tensor::stack(hyps, 2)
     }
 }
 

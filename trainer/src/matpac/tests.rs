@@ -105,7 +105,8 @@ fn no_gradient_reaches_the_teacher_and_the_ema_moves_it() {
         &tr.device,
     );
     let out = tr.student.forward_train(&tr.teacher, x, &mask);
-    assert_eq!(out.pred.dims(), [8, 133, 64]);
+    assert_eq!(out.hyp_losses.dims(), [8, 133, 1]);
+    assert_eq!(out.best.dims(), [8, 133, 1]);
     assert_eq!(out.target.dims(), [8, 133, 64]);
     assert_eq!(out.student_logits.dims(), [8, 133, 64]);
     assert!(
@@ -113,7 +114,7 @@ fn no_gradient_reaches_the_teacher_and_the_ema_moves_it() {
         "teacher runs without autodiff"
     );
     // Backward through a loss that uses the teacher outputs as well.
-    let loss = (out.pred * out.target).sum() + (out.student_logits * out.teacher_logits).sum();
+    let loss = out.hyp_losses.sum() + (out.student_logits * out.teacher_logits).sum();
     let mut grads = loss.backward();
     let teacher_grads = GradientsParams::from_module(&mut grads, &tr.teacher);
     assert!(
@@ -200,6 +201,39 @@ fn tiny_pretraining_learns_without_collapse() {
             s.teacher_entropy
         );
     }
+}
+
+#[test]
+fn tiny_matpac_plus_plus_learns_and_its_hypotheses_do_not_collapse() {
+    // 60 updates of `tiny++` (5 hypotheses; soft assignment for the first
+    // 78 % of the schedule, then hard winner-takes-all) on synthetic log-mels.
+    let mut cfg = tiny();
+    cfg.train.total_steps = 60;
+    cfg.mcl = super::config::MclConfig::scaled(60);
+    let mut tr = Trainer::new(cfg, &device()).unwrap();
+    assert_eq!(tr.student.predictor.more_hyps.len(), 4);
+    let stats: Vec<_> = (0..60)
+        .map(|_| tr.step_from(&mut Synthetic).unwrap())
+        .collect();
+    assert!(stats[0].mcl_temperature.is_some() && stats[59].mcl_temperature.is_none());
+    let mean = |s: &[super::StepStats], f: fn(&super::StepStats) -> f64| {
+        s.iter().map(f).sum::<f64>() / s.len() as f64
+    };
+    let (first, last) = (&stats[..5], &stats[55..]);
+    let (l0, l1) = (mean(first, |s| s.loss), mean(last, |s| s.loss));
+    let (p0, p1) = (mean(first, |s| s.loss_pred), mean(last, |s| s.loss_pred));
+    let share = mean(last, |s| s.hyp_top_share);
+    eprintln!("loss {l0:.4} → {l1:.4}; pred {p0:.4} → {p1:.4}; top hypothesis share {share:.3}");
+    assert!(l1 < 0.8 * l0, "total loss must fall by 20 %: {l0} → {l1}");
+    assert!(p1 < p0, "prediction loss falls: {p0} → {p1}");
+    // Collapse gives one hypothesis every token (share 1); an even split of 5 is
+    // 0.2. Winner-takes-all lets one hypothesis dominate (about 0.8–0.9 here)
+    // while the others specialise; over the last 5 batches (5 × 8 × 133 tokens)
+    // the others must still win at least 5 % of the tokens.
+    assert!(
+        share < 0.95,
+        "the best hypothesis wins {share} of the tokens"
+    );
 }
 
 #[test]

@@ -17,8 +17,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::MatpacError;
 use super::config::{CentreMode, MatpacConfig};
 use super::ema::ema_update;
-use super::loss::{Centre, cls_loss, distinct_argmax, latent_loss, mean_entropy, teacher_probs};
+use super::loss::{Centre, cls_loss, distinct_argmax, mean_entropy, teacher_probs};
 use super::mask::Mask;
+use super::mcl::{assigned_loss, top_share};
 use super::model::{Student, Teacher, build};
 use super::rng::Rng;
 use super::schedule::{LrSchedule, annealed, ema_decay};
@@ -61,6 +62,12 @@ pub struct StepStats {
     pub accuracy: f64,
     /// Encoder EMA decay applied (1 when skipped).
     pub ema_decay: f64,
+    /// MATPAC++: assignment temperature used (`None`: hard winner-takes-all,
+    /// or MATPAC).
+    pub mcl_temperature: Option<f64>,
+    /// MATPAC++: share of masked tokens won by the most frequent hypothesis
+    /// (1/H = balanced, 1 = collapsed; 1 for MATPAC).
+    pub hyp_top_share: f64,
     /// Wall time of the update, seconds.
     pub seconds: f64,
 }
@@ -166,7 +173,10 @@ impl Trainer {
             tc.teacher_temp_warmup_steps,
         );
         let p_t = teacher_probs(out.teacher_logits.clone(), self.centre.tensor(&plain), temp);
-        let lp = latent_loss(out.pred, out.target).mean();
+        let hypotheses = self.cfg.mcl.heads.max(1);
+        let mcl_temperature = self.cfg.mcl.temperature(t).filter(|_| hypotheses > 1);
+        let hyp_top_share = top_share(out.best, hypotheses);
+        let lp = assigned_loss(out.hyp_losses, mcl_temperature).mean();
         let lambda = tc.lambda;
         let lc = cls_loss(out.student_logits.clone(), p_t.clone(), tc.student_temp).mean();
         let loss = if lambda == 0.0 {
@@ -244,6 +254,8 @@ impl Trainer {
             teacher_classes: distinct_argmax(&probs, k),
             accuracy,
             ema_decay: enc_decay.unwrap_or(1.0),
+            mcl_temperature,
+            hyp_top_share,
             seconds: started.elapsed().as_secs_f64(),
         })
     }
