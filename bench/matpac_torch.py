@@ -110,7 +110,7 @@ class Head(nn.Module):
 
 
 class Predictor(nn.Module):
-    def __init__(self, m, grid):
+    def __init__(self, m, grid, hyps):
         super().__init__()
         dp = m["predictor_dim"]
         self.embed = nn.Linear(m["encoder_dim"], dp)
@@ -120,6 +120,8 @@ class Predictor(nn.Module):
         )
         self.norm = nn.LayerNorm(dp, eps=m["layer_norm_eps"])
         self.pred = nn.Linear(dp, m["encoder_dim"])
+        # MATPAC++: hypotheses 2..H (the reference's mcl_heads; ours keeps `pred` as the first).
+        self.more_hyps = nn.ModuleList([nn.Linear(dp, m["encoder_dim"]) for _ in range(max(hyps, 1) - 1)])
         self.register_buffer("pos", sincos_2d(dp, *grid)[None])
 
     def forward(self, z_v, order, nv):
@@ -134,11 +136,11 @@ class Predictor(nn.Module):
             x = blk(x)
         x = self.norm(x)[:, 1:]
         x = torch.gather(x, 1, order[:, nv:, None].expand(-1, -1, dp))
-        return self.pred(x)
+        return torch.stack([self.pred(x)] + [h(x) for h in self.more_hyps], dim=2)  # [B, Nm, H, D]
 
 
 class Student(nn.Module):
-    def __init__(self, m, grid):
+    def __init__(self, m, grid, hyps):
         super().__init__()
         d, p = m["encoder_dim"], m["patch_size"]
         self.p, self.grid = p, grid
@@ -147,7 +149,7 @@ class Student(nn.Module):
         self.patch_embed.proj = nn.Linear(p * p, d)  # == Conv2d(1, d, p, stride p) on non-overlapping patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.encoder = Encoder(d, m["encoder_depth"], m["encoder_heads"], m["mlp_ratio"], m["layer_norm_eps"])
-        self.predictor = Predictor(m, grid)
+        self.predictor = Predictor(m, grid, hyps)
         self.head = Head(d, m["head_hidden_dim"], m["head_bottleneck_dim"], m["n_classes"])
         self.register_buffer("pos", sincos_2d(d, *grid)[None])
 
@@ -219,9 +221,10 @@ def ema_decay(start, end, t, total):
 class Run:
     def __init__(self, cfg):
         self.m, self.tc = cfg["model"], cfg["train"]
+        self.mcl = cfg.get("mcl", {"heads": 0})
         p = self.m["patch_size"]
         self.grid = (self.m["n_mels"] // p, self.m["n_frames"] // p)
-        self.student = Student(self.m, self.grid)
+        self.student = Student(self.m, self.grid, self.mcl["heads"])
         self.teacher = Teacher(self.m).requires_grad_(False)
         self.centre = torch.zeros(self.m["n_classes"])
         tc = self.tc
@@ -246,8 +249,22 @@ class Run:
             t_logits = te.head(target)
             temp = annealed(tc["teacher_temp_start"], tc["teacher_temp_end"], t, tc["teacher_temp_warmup_steps"])
             p_t = F.softmax((t_logits - self.centre) / temp, dim=-1)
-        lp = (2 - 2 * (F.normalize(pred, dim=-1, eps=1e-12) * F.normalize(target, dim=-1, eps=1e-12)).sum(-1)).mean()
-        lc = -(p_t * F.log_softmax(s.head(pred) / tc["student_temp"], dim=-1)).sum(-1).mean()
+        # Per-hypothesis latent loss [B, Nm, H]; MATPAC++'s annealed winner-takes-all
+        # (as the reference's forward_loss_pred); the best hypothesis feeds the head.
+        per_hyp = 2 - 2 * (F.normalize(pred, dim=-1, eps=1e-12) * F.normalize(target, dim=-1, eps=1e-12)[:, :, None]).sum(-1)
+        if per_hyp.shape[2] == 1:
+            lp = per_hyp[:, :, 0].mean()
+        else:
+            mcl = self.mcl
+            tau = mcl["temperature_start"] * mcl["decay_rate"] ** t
+            if tau > mcl["temperature_end"]:
+                q = torch.softmax(-per_hyp / tau, dim=2).detach()
+                lp = (q * per_hyp).sum(-1).mean()
+            else:
+                lp = per_hyp.min(dim=-1)[0].mean()
+        best = per_hyp.argmin(dim=-1)
+        chosen = torch.gather(pred, 2, best[:, :, None, None].expand(-1, -1, 1, pred.shape[-1]))[:, :, 0]
+        lc = -(p_t * F.log_softmax(s.head(chosen) / tc["student_temp"], dim=-1)).sum(-1).mean()
         lam = tc["lambda"]
         loss = lp if lam == 0 else (1 - lam) * lp + lam * lc
         with torch.no_grad():

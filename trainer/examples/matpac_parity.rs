@@ -48,12 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.get(1)
             .ok_or("usage: matpac_parity OUT_DIR [PRESET] [TIMED_STEPS]")?,
     );
-    let preset = match args.get(2).map(String::as_str).unwrap_or("small") {
-        "tiny" => Preset::Tiny,
-        "small" => Preset::Small,
-        "paper" => Preset::Paper,
-        p => return Err(format!("unknown preset {p}").into()),
-    };
+    let name = args.get(2).map_or("small", String::as_str);
+    let preset = <Preset as clap::ValueEnum>::from_str(name, false)
+        .map_err(|_| format!("unknown preset {name}"))?;
     let timed: usize = args.get(3).map_or(Ok(10), |s| s.parse())?;
     std::fs::create_dir_all(&out)?;
     let mut cfg = MatpacConfig::preset(preset);
@@ -63,6 +60,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.train.total_steps = 100;
     cfg.train.warmup_steps = 4;
     cfg.train.teacher_temp_warmup_steps = 10;
+    // MATPAC++: soft assignment at update 0 (τ 0.1), hard from update 1 (τ 0.05 ≤ end).
+    if cfg.mcl.heads > 0 {
+        cfg.mcl.temperature_start = 0.1;
+        cfg.mcl.temperature_end = 0.05;
+        cfg.mcl.decay_rate = 0.5;
+    }
     let device = Device::flex().autodiff();
     let mut tr = Trainer::new(cfg.clone(), &device)?;
     export_safetensors(&tr, &out.join("weights0.safetensors"))?;
