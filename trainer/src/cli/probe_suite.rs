@@ -1,4 +1,4 @@
-//! `matpac probe-suite [--matpac RUN_DIR] [--lambda0 RUN_DIR] [--corpora DIR] [--data D]…`:
+//! `matpac probe-suite [--matpac RUN_DIR] [--matpac-plus-plus RUN_DIR] [--lambda0 RUN_DIR] [--corpora DIR] [--data D]…`:
 //! the linear probe on every available task, for each encoder given plus two
 //! baselines, the random-init encoder (the MATPAC checkpoint's architecture)
 //! and no encoder at all (per-band log-mel statistics), as one markdown
@@ -21,6 +21,9 @@ pub struct Args {
     /// MATPAC run folder (λ > 0).
     #[arg(long)]
     pub matpac: Option<PathBuf>,
+    /// MATPAC++ run folder (`[mcl]` hypotheses), for a column beside MATPAC's.
+    #[arg(long)]
+    pub matpac_plus_plus: Option<PathBuf>,
     /// The λ = 0 run folder (latent prediction only), same architecture.
     #[arg(long)]
     pub lambda0: Option<PathBuf>,
@@ -91,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<String> {
     let mut encoders: Vec<(String, String, ClipEncoder)> = Vec::new();
     for (title, tag, run) in [
         ("MATPAC", "matpac", &args.matpac),
+        ("MATPAC++", "matpac-plus-plus", &args.matpac_plus_plus),
         ("λ = 0", "lambda0", &args.lambda0),
     ] {
         if let Some(dir) = run {

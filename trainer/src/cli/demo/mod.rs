@@ -188,6 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (probe_table, took) = stages.run("probe", title, settings, &[out.join("probe")], || {
         probe_suite::run(probe_suite::Args {
             matpac: Some(out.join("matpac")),
+            matpac_plus_plus: None,
             lambda0: Some(out.join("lambda0")),
             preset: Preset::Tiny,
             init_seed: 0,
