@@ -1,5 +1,5 @@
 //! Reading a model: [`protobuf`] (wire format) → [`onnx`] (borrowed views of
-//! the ONNX messages) → [`validate`] (checks and lowering of the supported
+//! the ONNX messages) → [`lower`] (checks and lowering of the supported
 //! QOperator/QDQ patterns to int8 [`program`] steps) → [`plan`] (arena).
 //!
 //! [`Model::parse`] does all of it once; nothing is copied out of the file
@@ -38,19 +38,18 @@
 //! writes `x / scale`). Pooling and QDQ graphs are run in integers where the
 //! float graph rounds in f32: equal except on f32 rounding ties.
 
-mod lower_linear;
-mod lower_ops;
+pub mod lower;
 pub mod onnx;
 pub mod plan;
 pub mod program;
 pub mod protobuf;
 pub mod shape;
-pub mod validate;
+pub mod tensor_data;
 
 use crate::Error;
+pub use lower::{InputSpec, MAX_STEPS, MAX_TENSORS, OutputSpec};
 pub use program::{Quant, Step, TailOp, TensorSlot};
 pub use shape::Shape;
-pub use validate::{InputSpec, MAX_STEPS, MAX_TENSORS, OutputSpec};
 
 /// An op name inside an [`Error`] (`Copy`, no lifetime): the first 24 bytes
 /// of the node's `op_type`.
@@ -121,7 +120,7 @@ impl defmt::Format for OpName {
 #[derive(Debug, Clone)]
 pub struct Model<'a> {
     proto: onnx::ModelProto<'a>,
-    lowered: validate::Lowered<'a>,
+    lowered: lower::Lowered<'a>,
     arena_len: usize,
 }
 
@@ -130,7 +129,7 @@ impl<'a> Model<'a> {
     /// for the supported subset). Any malformed or unsupported input is an [`Error`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let proto = onnx::ModelProto::parse(bytes)?;
-        let mut lowered = validate::lower(&proto)?;
+        let mut lowered = lower::lower(&proto)?;
         let arena_len = plan::plan(&mut lowered.tensors)?;
         Ok(Self {
             proto,

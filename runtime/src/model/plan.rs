@@ -2,7 +2,7 @@
 //! tensors alive at the same step never overlap. Lifetimes are step intervals
 //! `[first, last]` (a step's output and its inputs are alive together, so an
 //! output never aliases an input). Greedy first fit, largest tensors first:
-//! O(T²) for T ≤ [`super::validate::MAX_TENSORS`].
+//! O(T²) for T ≤ [`super::lower::MAX_TENSORS`].
 
 use super::program::TensorSlot;
 use crate::Error;
@@ -11,7 +11,7 @@ use crate::Error;
 pub fn plan(slots: &mut [TensorSlot]) -> Result<usize, Error> {
     let n = slots.len();
     // Placement order: by size, descending (stable on index for determinism).
-    let mut order: heapless::Vec<usize, { super::validate::MAX_TENSORS }> = (0..n).collect();
+    let mut order: heapless::Vec<usize, { super::lower::MAX_TENSORS }> = (0..n).collect();
     order.sort_unstable_by(|&a, &b| {
         let (la, lb) = (
             slots.get(a).map_or(0, |s| s.len),
@@ -19,7 +19,7 @@ pub fn plan(slots: &mut [TensorSlot]) -> Result<usize, Error> {
         );
         lb.cmp(&la).then(a.cmp(&b))
     });
-    let mut placed: heapless::Vec<usize, { super::validate::MAX_TENSORS }> = heapless::Vec::new();
+    let mut placed: heapless::Vec<usize, { super::lower::MAX_TENSORS }> = heapless::Vec::new();
     let mut total = 0usize;
     for &i in &order {
         let Some(&me) = slots.get(i) else { continue };

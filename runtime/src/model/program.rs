@@ -5,8 +5,8 @@
 //! region of the arena per tensor; `Reshape`/`Flatten` therefore move no data
 //! and only change the shape a consumer reads with.
 
-use super::onnx::{DataType, TensorBytes};
 use super::shape::Shape;
+use super::tensor_data::ConstData;
 
 /// Index of an activation tensor in [`super::Model`]'s tensor table.
 pub type Tid = u8;
@@ -19,15 +19,6 @@ pub struct Quant {
     pub scale: f32,
     /// Zero point (int8).
     pub zero_point: i8,
-}
-
-/// A constant's element type and payload (its length was validated).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ConstData<'a> {
-    /// Element type.
-    pub dtype: DataType,
-    /// Payload.
-    pub bytes: TensorBytes<'a>,
 }
 
 /// An arena tensor: its size and where the plan put it.

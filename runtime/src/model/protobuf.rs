@@ -237,6 +237,36 @@ impl Iterator for PackedVarints<'_> {
     }
 }
 
+/// Calls `f` for every element of a repeated int64 field `number` of `msg`,
+/// packed or not.
+pub(crate) fn for_each_int64(
+    msg: &[u8],
+    number: u32,
+    mut f: impl FnMut(i64) -> Result<(), Error>,
+) -> Result<(), Error> {
+    for field in Reader::new(msg) {
+        let field = field?;
+        if field.number != number {
+            continue;
+        }
+        match field.value {
+            Value::Varint(v) => f(v as i64)?,
+            Value::Len(packed) => {
+                for v in PackedVarints::new(packed) {
+                    f(v? as i64)?;
+                }
+            }
+            _ => {
+                return Err(Error::Protobuf {
+                    offset: 0,
+                    reason: "repeated int64 has wrong wire type",
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,6 @@
 //! Static tensor shapes: rank ≤ 4, element counts checked against overflow.
 
-use super::onnx::for_each_int64;
-use super::protobuf::Reader;
+use super::protobuf::{Reader, for_each_int64};
 use crate::Error;
 
 /// Highest rank the runtime handles (NCHW).

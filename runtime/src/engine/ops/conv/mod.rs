@@ -113,8 +113,8 @@ impl Channel<'_> {
 pub(super) mod testing {
     //! Random convolutions for the paths' property tests.
     use super::*;
-    use crate::model::onnx::{DataType, TensorBytes};
-    use crate::model::program::{Bias, ConstData, ConvGeometry, Output, Quant, WeightQuant};
+    use crate::model::program::{Bias, ConvGeometry, Output, Quant, WeightQuant};
+    use crate::model::tensor_data::{ConstData, DataType, TensorBytes};
 
     fn raw(dtype: DataType, bytes: &[u8]) -> ConstData<'_> {
         ConstData {

@@ -2,12 +2,13 @@
 //! `QLinearMatMul`/QDQ `MatMul`/`Gemm`, and average pooling of a dequantised
 //! tensor.
 
-use super::lower_ops::{scalar_quant, weight_quant};
-use super::onnx::{Const, DataType, Node};
-use super::program::*;
-use super::shape::Shape;
-use super::validate::{FExpr, FKind, Lower, NO_CLAMP, Sym, UNBOUND};
+use super::quant::{check_scales, scalar_quant, weight_quant};
+use super::{FExpr, FKind, Lower, NO_CLAMP, Sym, UNBOUND};
 use crate::Error;
+use crate::model::onnx::{Const, Node};
+use crate::model::program::*;
+use crate::model::shape::Shape;
+use crate::model::tensor_data::DataType;
 
 const UNBOUND_OUTPUT: Output = Output {
     tensor: UNBOUND,
@@ -87,7 +88,7 @@ fn bias<'a>(l: &Lower<'a>, sym: Option<Sym<'a>>, n: usize, qop: bool) -> Result<
             if scale.len() != 1 && scale.len() != n {
                 return Err(l.err("bias scale must be per tensor or per channel"));
             }
-            super::lower_ops::check_scales(l, &scale)?;
+            check_scales(l, &scale)?;
             Ok(Bias::Scaled {
                 q: c.data,
                 scale: scale.data,

@@ -7,12 +7,21 @@
 //! Float values between a `DequantizeLinear` and the next `QuantizeLinear`
 //! are never materialised: they are tracked symbolically (`FExpr`) and the
 //! `QuantizeLinear` emits the fused int8 step.
+//!
+//! This module owns the lowering state ([`Lower`]) and the driver; the rules
+//! per op are its children: [`ops`] (quantise/dequantise, shape-only, fused
+//! float and tail ops), [`linear`] (convolution, pooling, matrix products) and
+//! [`quant`] (scale and zero-point checks both use).
+
+mod linear;
+mod ops;
+mod quant;
 
 use super::OpName;
-use super::lower_ops as ops;
-use super::onnx::{Const, DataType, Graph, ModelProto, Node, ValueInfo};
+use super::onnx::{Const, Graph, ModelProto, Node, ValueInfo};
 use super::program::*;
 use super::shape::Shape;
+use super::tensor_data::DataType;
 use crate::Error;
 
 /// Most steps in a program: room for a DS-CNN of ten depthwise-separable
