@@ -1,6 +1,8 @@
 //! File output that never leaves a half-written file: everything is written
 //! to a temporary file in the destination's folder, synced, then renamed over
-//! the destination (atomic on POSIX file systems).
+//! the destination (atomic on POSIX file systems), and the folder is synced so
+//! that the rename survives a power cut. Every file the trainer writes goes
+//! through [`atomic_write`].
 
 use npyz::WriterBuilder;
 use std::fs;
@@ -8,7 +10,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 /// Writes `path` atomically: `write` fills a temporary sibling file, which is
-/// flushed, synced and renamed over `path` only if `write` succeeds.
+/// flushed, synced and renamed over `path` only if `write` succeeds; then the
+/// folder is synced (best effort: not every file system can sync a folder).
+/// A process killed at any point leaves the old file or the new one, and at
+/// worst a stray temporary file, never a torn `path`.
 pub fn atomic_write<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<&mut fs::File>) -> io::Result<()>,
@@ -33,6 +38,9 @@ where
             .set_permissions(fs::Permissions::from_mode(0o644))?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 

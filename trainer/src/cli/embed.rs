@@ -4,6 +4,7 @@
 //! paths go to `EMB.paths.txt`. The features come from the float front end the
 //! checkpoint records.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -11,7 +12,7 @@ use burn::tensor::Device;
 
 use crate::audio::load_audio;
 use crate::frontend::FloatFrontend;
-use crate::io::write_npy_f32;
+use crate::io::{atomic_write, write_npy_f32};
 use crate::matpac::checkpoint;
 use crate::matpac::run::checkpoint_path;
 
@@ -112,7 +113,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     let list = args.out.with_extension("paths.txt");
     let names: String = clips.iter().map(|p| format!("{}\n", p.display())).collect();
-    std::fs::write(&list, names).with_context(|| format!("writing {}", list.display()))?;
+    atomic_write(&list, |w| w.write_all(names.as_bytes()))
+        .with_context(|| format!("writing {}", list.display()))?;
     eprintln!(
         "{} clips × {width} → {} (paths: {})",
         clips.len(),

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 
 use super::MatpacError;
 use super::train::StepStats;
+use crate::io::atomic_write;
 
 /// CSV header (column order of [`csv_row`]).
 pub const CSV_HEADER: &str = "step,loss,loss_pred,loss_cls,lr,grad_norm,teacher_temp,teacher_entropy,teacher_classes,accuracy,ema_decay,seconds";
@@ -32,7 +33,8 @@ pub fn csv_row(s: &StepStats) -> String {
 }
 
 /// Appends rows to `metrics.csv`; on resume, rows at or after `from_step` are
-/// dropped first so a resumed run does not repeat updates.
+/// dropped first (the file is rewritten atomically) so a resumed run does not
+/// repeat updates.
 pub struct MetricsCsv {
     path: std::path::PathBuf,
 }
@@ -58,7 +60,8 @@ impl MetricsCsv {
                     .map(str::to_string),
             );
         }
-        fs::write(path, kept.join("\n") + "\n").map_err(io)?;
+        let text = kept.join("\n") + "\n";
+        atomic_write(path, |w| w.write_all(text.as_bytes())).map_err(io)?;
         Ok(Self {
             path: path.to_path_buf(),
         })
