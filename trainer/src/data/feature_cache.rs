@@ -396,9 +396,7 @@ impl<'a> CropSource<'a> {
         if self.order_epoch != Some(epoch) {
             let mut rng = Rng::new(self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             self.order = (0..self.clips.len()).collect();
-            for k in (1..self.order.len()).rev() {
-                self.order.swap(k, rng.below(k as u64 + 1) as usize);
-            }
+            rng.shuffle(&mut self.order);
             self.order_epoch = Some(epoch);
         }
         self.clips[self.order[(i % n) as usize]]
