@@ -12,7 +12,7 @@ use burn::tensor::Device;
 
 use crate::audio::load_audio;
 use crate::frontend::FloatFrontend;
-use crate::io::{atomic_write, write_npy_f32};
+use crate::io::{atomic_write, read_records, write_npy_f32};
 use crate::matpac::checkpoint;
 use crate::matpac::run::checkpoint_path;
 
@@ -39,8 +39,13 @@ pub fn clip_list(data: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if data.is_dir() {
         return audio_files(data);
     }
-    let text =
-        std::fs::read_to_string(data).with_context(|| format!("reading {}", data.display()))?;
+    let mut reader = csv::ReaderBuilder::new();
+    reader
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All);
+    let records =
+        read_records(data, &reader).with_context(|| format!("reading {}", data.display()))?;
     let base = data.parent().unwrap_or(Path::new("."));
     let resolve = |name: &str| -> Option<PathBuf> {
         let p = Path::new(name);
@@ -54,21 +59,12 @@ pub fn clip_list(data: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .find(|c| c.is_file())
     };
     let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let first = line
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"');
+    for (i, (line, record)) in records.iter().enumerate() {
+        let first = record.get(0).unwrap_or_default();
         match resolve(first) {
             Some(p) => out.push(p),
             None if i == 0 => continue, // header
-            None => bail!("{}:{}: no audio file `{first}`", data.display(), i + 1),
+            None => bail!("{}:{line}: no audio file `{first}`", data.display()),
         }
     }
     Ok(out)

@@ -101,6 +101,14 @@ pub enum MatpacError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A metrics CSV could not be read.
+    #[error("{path}: {source}")]
+    Csv {
+        /// File.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: crate::io::RecordsError,
+    },
     /// Plotting failed.
     #[error("plot: {0}")]
     Plot(String),
