@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Runs every test of matpac-edge: the workspace's unit, integration and
-# cross-crate tests, the no_std runtime build for Cortex-M4F, and (when the
-# firmware example is present) its QEMU run compared with the host.
+# Runs every check of matpac-edge: formatting and clippy (warnings are errors)
+# for the workspace, the Cortex-M4F runtime build and the firmware; the
+# workspace's unit, integration and cross-crate tests; the no_std runtime
+# build for Cortex-M4F; and the firmware example's QEMU run compared with the
+# host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== formatting (workspace and firmware)"
+cargo fmt --all --check
+(cd firmware-example && cargo fmt --check)
+
+echo "== clippy: workspace (all targets), runtime for thumbv7em-none-eabihf, firmware (Nano 33 binary, QEMU binary, host glue tests)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features -- -D warnings
+(cd firmware-example \
+    && cargo clippy --release --bin nano33 -- -D warnings \
+    && cargo clippy --release --no-default-features --features qemu --bin qemu -- -D warnings \
+    && cargo clippy --no-default-features --target x86_64-unknown-linux-gnu --lib --tests -- -D warnings)
 
 echo "== workspace tests"
 cargo test --workspace

@@ -38,7 +38,8 @@ pub fn write_events<W: Write>(
     window: &mut [i8],
     arena: &mut [u8],
 ) -> Result<usize, ReportError> {
-    let mut tagger = Tagger::<MAX_CLASSES>::new(model, TaggerConfig::for_model(model)?, window, arena)?;
+    let mut tagger =
+        Tagger::<MAX_CLASSES>::new(model, TaggerConfig::for_model(model)?, window, arena)?;
     let rate = tagger.frontend_config().sample_rate;
     let mut events = 0usize;
     let mut failed = false;

@@ -40,9 +40,9 @@ fn conv_builder() -> (Builder, String) {
     let q = b.quantize("x", 0.05, 0);
     let (xs, xz) = b.qparams(0.05, 0);
     let (ys, yz) = b.qparams(0.1, 0);
-    let w = b.init(i8s("w", &[3, 2, 1, 1], &[1, 2, 3, 4, 5, 6]));
-    let ws = b.init(f32s("ws", &[3], &[0.01, 0.02, 0.03]));
-    let wz = b.init(i8s("wz", &[3], &[0, 0, 0]));
+    let w = b.init(i8_tensor("w", &[3, 2, 1, 1], &[1, 2, 3, 4, 5, 6]));
+    let ws = b.init(f32_tensor("ws", &[3], &[0.01, 0.02, 0.03]));
+    let wz = b.init(i8_tensor("wz", &[3], &[0, 0, 0]));
     let y = b.op(
         "QLinearConv",
         &[&q, &xs, &xz, &w, &ws, &wz, &ys, &yz],
@@ -140,7 +140,7 @@ fn byte_flips_never_panic() {
 fn wrong_weight_type_names_the_node() {
     let (mut b, _) = conv_builder();
     let i = b.inits.iter().position(|t| t.name == "w").unwrap();
-    b.inits[i] = f32s("w", &[3, 2, 1, 1], &[1.0; 6]);
+    b.inits[i] = f32_tensor("w", &[3, 2, 1, 1], &[1.0; 6]);
     let e = Model::parse(&b.encode()).unwrap_err();
     let (node, op, reason) = op_of(&e).unwrap();
     assert_eq!((node, op.as_str()), (1, "QLinearConv"), "{e}");
@@ -196,7 +196,7 @@ fn zero_negative_and_non_finite_scales_are_errors() {
     for bad in [0.0f32, -0.5, f32::NAN, f32::INFINITY] {
         let (mut b, _) = conv_builder();
         let i = b.inits.iter().position(|t| t.name == "ws").unwrap();
-        b.inits[i] = f32s("ws", &[3], &[0.01, bad, 0.03]);
+        b.inits[i] = f32_tensor("ws", &[3], &[0.01, bad, 0.03]);
         let e = Model::parse(&b.encode()).unwrap_err();
         assert_eq!(
             op_of(&e).unwrap().2,
@@ -207,7 +207,7 @@ fn zero_negative_and_non_finite_scales_are_errors() {
         let (mut b, _) = conv_builder();
         let s = b.nodes[0].input[1].clone();
         let i = b.inits.iter().position(|t| t.name == s).unwrap();
-        b.inits[i] = f32s(&s, &[], &[bad]);
+        b.inits[i] = f32_tensor(&s, &[], &[bad]);
         assert!(Model::parse(&b.encode()).is_err(), "{bad}");
     }
 }

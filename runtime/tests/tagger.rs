@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Builder, Rng, f32s};
+use common::{Builder, Rng, f32_tensor};
 use matpac_runtime::frontend::FrontendConfig;
 use matpac_runtime::metadata;
 use matpac_runtime::tagger::{Event, FeatureStream, FrameTagger, Tagger, TaggerConfig};
@@ -25,7 +25,7 @@ fn loudness_model(metadata: &[(&str, String)]) -> Vec<u8> {
     let q2 = b.quantize(&p, ys, yz);
     let d2 = b.dequantize(&q2, ys, yz);
     let flat = b.op("Flatten", &[&d2], vec![]);
-    let bias = b.init(f32s("bias", &[1], &[0.0]));
+    let bias = b.init(f32_tensor("bias", &[1], &[0.0]));
     let a = b.op("Add", &[&flat, &bias], vec![]);
     let s = b.op("Sigmoid", &[&a], vec![]);
     b.metadata = metadata

@@ -1,6 +1,12 @@
 //! File output that never leaves a half-written file: everything is written
 //! to a temporary file in the destination's folder, synced, then renamed over
-//! the destination (atomic on POSIX file systems).
+//! the destination (atomic on POSIX file systems), and the folder is synced so
+//! that the rename survives a power cut. Every file the trainer writes goes
+//! through [`atomic_write`].
+//!
+//! CSV and other delimited text is read and written with the `csv` crate:
+//! [`read_records`] reads a file with the line numbers an editor shows,
+//! [`csv_record`] formats one record.
 
 use npyz::WriterBuilder;
 use std::fs;
@@ -8,7 +14,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 /// Writes `path` atomically: `write` fills a temporary sibling file, which is
-/// flushed, synced and renamed over `path` only if `write` succeeds.
+/// flushed, synced and renamed over `path` only if `write` succeeds; then the
+/// folder is synced (best effort: not every file system can sync a folder).
+/// A process killed at any point leaves the old file or the new one, and at
+/// worst a stray temporary file, never a torn `path`.
 pub fn atomic_write<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<&mut fs::File>) -> io::Result<()>,
@@ -33,6 +42,9 @@ where
             .set_permissions(fs::Permissions::from_mode(0o644))?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
@@ -73,9 +85,130 @@ pub fn read_npy_f32(path: &Path) -> io::Result<(Vec<usize>, Vec<f32>)> {
     Ok((shape, data))
 }
 
+/// Why a delimited text file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A record could not be decoded.
+    #[error("line {line}: {reason}")]
+    Record {
+        /// 1-based line the record starts on.
+        line: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Line numbers from byte offsets. (The `csv` crate's own line count skips
+/// blank lines, and a record's position lies before the blank lines that
+/// precede it, so neither is what an editor shows.)
+struct Lines<'a> {
+    /// The file.
+    bytes: &'a [u8],
+    /// Offsets of its `\n`s.
+    newlines: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let newlines = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        Self { bytes, newlines }
+    }
+
+    /// The 1-based line of the first byte at or after `pos` that is not a
+    /// line break (0 without a position).
+    fn of(&self, pos: Option<&csv::Position>) -> u64 {
+        let Some(pos) = pos else { return 0 };
+        let start = usize::try_from(pos.byte()).unwrap_or(usize::MAX);
+        let first = self
+            .bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|b| !matches!(b, b'\n' | b'\r')))
+            .map_or(self.bytes.len(), |k| start + k);
+        1 + self.newlines.partition_point(|&nl| nl < first) as u64
+    }
+}
+
+/// Reads the delimited text file `path` with `reader` (which sets the
+/// delimiter, quoting, trimming, headers) and returns its records that are
+/// not blank (every field empty once trimmed), each with the 1-based line it
+/// starts on. A leading UTF-8 byte-order mark is skipped.
+pub fn read_records(
+    path: &Path,
+    reader: &csv::ReaderBuilder,
+) -> Result<Vec<(u64, csv::StringRecord)>, RecordsError> {
+    let bytes = fs::read(path)?;
+    let lines = Lines::new(&bytes);
+    let mut out = Vec::new();
+    for record in reader.from_reader(&bytes[..]).into_records() {
+        let record = record.map_err(|e| {
+            let line = lines.of(e.position());
+            let reason = match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
+                _ => e.to_string(),
+            };
+            match e.into_kind() {
+                csv::ErrorKind::Io(e) => RecordsError::Io(e),
+                _ => RecordsError::Record { line, reason },
+            }
+        })?;
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        out.push((lines.of(record.position()), record));
+    }
+    Ok(out)
+}
+
+/// `fields` as one CSV record (quoted where needed), without a line break.
+pub fn csv_record<I>(fields: I) -> String
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields.into_iter().map(|f| f.as_ref().to_owned()))
+        .expect("writing to memory");
+    let mut bytes = w.into_inner().expect("writing to memory");
+    bytes.pop(); // the `\n` terminator
+    String::from_utf8(bytes).expect("the fields are UTF-8")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_with_commas_and_quotes_round_trip_with_their_lines() {
+        let fields = ["plain", "a,b", "say \"hi\"", ""];
+        let line = csv_record(fields);
+        assert_eq!(line, r#"plain,"a,b","say ""hi""","#);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let text = format!("\u{feff}h1,h2,h3,h4\n\n  \n{line}\r\nx,y\n");
+        fs::write(&path, text).unwrap();
+        let mut reader = csv::ReaderBuilder::new();
+        reader.has_headers(false).flexible(true);
+        let records = read_records(&path, &reader).unwrap();
+        let lines: Vec<u64> = records.iter().map(|(l, _)| *l).collect();
+        assert_eq!(
+            lines,
+            [1, 4, 5],
+            "blank lines skipped, lines as an editor counts"
+        );
+        assert_eq!(&records[0].1[0], "h1", "byte-order mark skipped");
+        assert!(records[1].1.iter().eq(fields));
+        fs::write(&path, b"a,b\n\xff,c\n").unwrap();
+        let err = read_records(&path, &reader).unwrap_err().to_string();
+        assert_eq!(err, "line 2: not valid UTF-8");
+    }
 
     #[test]
     fn npy_round_trip_and_failed_write_keeps_old_file() {

@@ -130,7 +130,11 @@ async fn main(_spawner: Spawner) {
     let features: &'static mut FeatureStream = match FeatureStream::new(&model) {
         Ok(f) if f.n_mels() == FRAME_LEN => FEATURES.init(f),
         Ok(f) => {
-            defmt::error!("model frames have {=usize} bands, the firmware {=usize}", f.n_mels(), FRAME_LEN);
+            defmt::error!(
+                "model frames have {=usize} bands, the firmware {=usize}",
+                f.n_mels(),
+                FRAME_LEN
+            );
             halt(&mut led)
         }
         Err(e) => {

@@ -7,212 +7,15 @@ pub mod npy;
 
 use prost::Message;
 
-#[derive(Clone, PartialEq, Message)]
-pub struct ModelProto {
-    #[prost(int64, tag = "1")]
-    pub ir_version: i64,
-    #[prost(message, repeated, tag = "8")]
-    pub opset_import: Vec<OperatorSetId>,
-    #[prost(string, tag = "2")]
-    pub producer_name: String,
-    #[prost(message, optional, tag = "7")]
-    pub graph: Option<GraphProto>,
-    #[prost(message, repeated, tag = "14")]
-    pub metadata_props: Vec<StringStringEntry>,
-}
+// The trainer's exporter and these tests build models from the same message
+// definitions. The runtime cannot depend on the trainer (the trainer depends
+// on it), and the file needs nothing but prost, so it is compiled in here.
+#[path = "../../../trainer/src/edge/onnx_proto.rs"]
+mod onnx_proto;
+pub use onnx_proto::*;
 
-#[derive(Clone, PartialEq, Message)]
-pub struct OperatorSetId {
-    #[prost(string, tag = "1")]
-    pub domain: String,
-    #[prost(int64, tag = "2")]
-    pub version: i64,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct StringStringEntry {
-    #[prost(string, tag = "1")]
-    pub key: String,
-    #[prost(string, tag = "2")]
-    pub value: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct GraphProto {
-    #[prost(message, repeated, tag = "1")]
-    pub node: Vec<NodeProto>,
-    #[prost(string, tag = "2")]
-    pub name: String,
-    #[prost(message, repeated, tag = "5")]
-    pub initializer: Vec<TensorProto>,
-    #[prost(message, repeated, tag = "11")]
-    pub input: Vec<ValueInfoProto>,
-    #[prost(message, repeated, tag = "12")]
-    pub output: Vec<ValueInfoProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct NodeProto {
-    #[prost(string, repeated, tag = "1")]
-    pub input: Vec<String>,
-    #[prost(string, repeated, tag = "2")]
-    pub output: Vec<String>,
-    #[prost(string, tag = "3")]
-    pub name: String,
-    #[prost(string, tag = "4")]
-    pub op_type: String,
-    #[prost(string, tag = "7")]
-    pub domain: String,
-    #[prost(message, repeated, tag = "5")]
-    pub attribute: Vec<AttributeProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct AttributeProto {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(int32, tag = "20")]
-    pub r#type: i32,
-    #[prost(float, optional, tag = "2")]
-    pub f: Option<f32>,
-    #[prost(int64, optional, tag = "3")]
-    pub i: Option<i64>,
-    #[prost(bytes = "vec", optional, tag = "4")]
-    pub s: Option<Vec<u8>>,
-    #[prost(message, optional, tag = "5")]
-    pub t: Option<TensorProto>,
-    // onnx.proto is proto2: repeated scalars are unpacked on the wire.
-    #[prost(int64, repeated, packed = "false", tag = "8")]
-    pub ints: Vec<i64>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct TensorProto {
-    #[prost(int64, repeated, packed = "false", tag = "1")]
-    pub dims: Vec<i64>,
-    #[prost(int32, tag = "2")]
-    pub data_type: i32,
-    #[prost(float, repeated, tag = "4")]
-    pub float_data: Vec<f32>,
-    #[prost(int32, repeated, tag = "5")]
-    pub int32_data: Vec<i32>,
-    #[prost(int64, repeated, tag = "7")]
-    pub int64_data: Vec<i64>,
-    #[prost(string, tag = "8")]
-    pub name: String,
-    #[prost(bytes = "vec", tag = "9")]
-    pub raw_data: Vec<u8>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct ValueInfoProto {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(message, optional, tag = "2")]
-    pub r#type: Option<TypeProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct TypeProto {
-    #[prost(message, optional, tag = "1")]
-    pub tensor_type: Option<TypeTensor>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct TypeTensor {
-    #[prost(int32, tag = "1")]
-    pub elem_type: i32,
-    #[prost(message, optional, tag = "2")]
-    pub shape: Option<ShapeProto>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct ShapeProto {
-    #[prost(message, repeated, tag = "1")]
-    pub dim: Vec<Dimension>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct Dimension {
-    #[prost(int64, optional, tag = "1")]
-    pub dim_value: Option<i64>,
-    #[prost(string, optional, tag = "2")]
-    pub dim_param: Option<String>,
-}
-
-pub const FLOAT: i32 = 1;
-pub const INT8: i32 = 3;
+/// `onnx.TensorProto.DataType.UINT8` (the runtime rejects it).
 pub const UINT8: i32 = 2;
-pub const INT32: i32 = 6;
-pub const INT64: i32 = 7;
-
-pub fn raw_tensor(name: &str, data_type: i32, dims: &[usize], raw: Vec<u8>) -> TensorProto {
-    TensorProto {
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type,
-        name: name.into(),
-        raw_data: raw,
-        ..Default::default()
-    }
-}
-
-pub fn f32s(name: &str, dims: &[usize], v: &[f32]) -> TensorProto {
-    raw_tensor(
-        name,
-        FLOAT,
-        dims,
-        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    )
-}
-
-pub fn i8s(name: &str, dims: &[usize], v: &[i8]) -> TensorProto {
-    raw_tensor(name, INT8, dims, v.iter().map(|&x| x as u8).collect())
-}
-
-pub fn i32s(name: &str, dims: &[usize], v: &[i32]) -> TensorProto {
-    raw_tensor(
-        name,
-        INT32,
-        dims,
-        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    )
-}
-
-pub fn i64s(name: &str, dims: &[usize], v: &[i64]) -> TensorProto {
-    raw_tensor(
-        name,
-        INT64,
-        dims,
-        v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    )
-}
-
-pub fn attr_i(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: 2,
-        i: Some(i),
-        ..Default::default()
-    }
-}
-
-pub fn attr_f(name: &str, f: f32) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: 1,
-        f: Some(f),
-        ..Default::default()
-    }
-}
-
-pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: 7,
-        ints: v.to_vec(),
-        ..Default::default()
-    }
-}
 
 pub fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
@@ -222,26 +25,6 @@ pub fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributePro
         op_type: op.into(),
         attribute: attrs,
         ..Default::default()
-    }
-}
-
-pub fn value_info(name: &str, elem_type: i32, dims: &[usize]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TypeTensor {
-                elem_type,
-                shape: Some(ShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|&d| Dimension {
-                            dim_value: Some(d as i64),
-                            dim_param: None,
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
     }
 }
 
@@ -283,8 +66,8 @@ impl Builder {
     pub fn qparams(&mut self, scale: f32, zp: i8) -> (String, String) {
         let s = self.fresh("s");
         let z = self.fresh("z");
-        self.init(f32s(&s, &[], &[scale]));
-        self.init(i8s(&z, &[], &[zp]));
+        self.init(f32_tensor(&s, &[], &[scale]));
+        self.init(i8_tensor(&z, &[], &[zp]));
         (s, z)
     }
 
@@ -334,6 +117,7 @@ impl Builder {
                     value: v.clone(),
                 })
                 .collect(),
+            ..Default::default()
         }
         .encode_to_vec()
     }

@@ -55,17 +55,17 @@ pub fn conv(rng: &mut Rng, p: ConvParams, qdq: bool) -> Case {
     let ys = out_scale(rng, xs, ws_max, cpg * p.k * p.k);
     let yz = if p.relu { -128 } else { rng.int(-10, 10) as i8 };
     let bias: Vec<i32> = (0..m).map(|_| rng.int(-3000, 3000)).collect();
-    let wname = b.init(i8s("w", &[m, cpg, p.k, p.k], &w));
-    let wsname = b.init(f32s("w_scale", &[ws.len()], &ws));
-    let wzname = b.init(i8s("w_zp", &[ws.len()], &vec![0; ws.len()]));
-    let bname = b.init(i32s("bias", &[m], &bias));
+    let wname = b.init(i8_tensor("w", &[m, cpg, p.k, p.k], &w));
+    let wsname = b.init(f32_tensor("w_scale", &[ws.len()], &ws));
+    let wzname = b.init(i8_tensor("w_zp", &[ws.len()], &vec![0; ws.len()]));
+    let bname = b.init(i32_tensor("bias", &[m], &bias));
     let attrs = || {
         vec![
             attr_ints("kernel_shape", &[p.k as i64, p.k as i64]),
             attr_ints("strides", &[p.stride as i64, p.stride as i64]),
             attr_ints("pads", &[p.pad as i64; 4]),
             attr_ints("dilations", &[p.dil as i64, p.dil as i64]),
-            attr_i("group", group as i64),
+            attr_int("group", group as i64),
         ]
     };
     let y = if qdq {
@@ -73,15 +73,15 @@ pub fn conv(rng: &mut Rng, p: ConvParams, qdq: bool) -> Case {
         let wd = b.op(
             "DequantizeLinear",
             &[&wname, &wsname, &wzname],
-            vec![attr_i("axis", 0)],
+            vec![attr_int("axis", 0)],
         );
         let bs: Vec<f32> = ws.iter().map(|s| s * xs).collect();
-        let bsname = b.init(f32s("b_scale", &[bs.len()], &bs));
-        let bzname = b.init(i32s("b_zp", &[bs.len()], &vec![0; bs.len()]));
+        let bsname = b.init(f32_tensor("b_scale", &[bs.len()], &bs));
+        let bzname = b.init(i32_tensor("b_zp", &[bs.len()], &vec![0; bs.len()]));
         let bd = b.op(
             "DequantizeLinear",
             &[&bname, &bsname, &bzname],
-            vec![attr_i("axis", 0)],
+            vec![attr_int("axis", 0)],
         );
         let mut c = b.op("Conv", &[&xd, &wd, &bd], attrs());
         if p.relu {
@@ -129,30 +129,30 @@ pub fn matmul(
     let ys = out_scale(rng, xs, ws_max, k);
     let yz = rng.int(-10, 10) as i8;
     let bdims: [usize; 2] = if trans_b { [n, k] } else { [k, n] };
-    let wname = b.init(i8s("w", &bdims, &w));
-    let wsname = b.init(f32s("w_scale", &[ws.len()], &ws));
-    let wzname = b.init(i8s("w_zp", &[ws.len()], &vec![0; ws.len()]));
+    let wname = b.init(i8_tensor("w", &bdims, &w));
+    let wsname = b.init(f32_tensor("w_scale", &[ws.len()], &ws));
+    let wzname = b.init(i8_tensor("w_zp", &[ws.len()], &vec![0; ws.len()]));
     let y = if gemm {
         let xd = b.dequantize(&q, xs, xz);
         let axis = if trans_b { 0 } else { 1 };
         let wd = b.op(
             "DequantizeLinear",
             &[&wname, &wsname, &wzname],
-            vec![attr_i("axis", axis)],
+            vec![attr_int("axis", axis)],
         );
         let bias: Vec<i32> = (0..n).map(|_| rng.int(-3000, 3000)).collect();
-        let bname = b.init(i32s("bias", &[n], &bias));
+        let bname = b.init(i32_tensor("bias", &[n], &bias));
         let bs: Vec<f32> = ws.iter().map(|s| s * xs).collect();
-        let bsname = b.init(f32s("b_scale", &[bs.len()], &bs));
+        let bsname = b.init(f32_tensor("b_scale", &[bs.len()], &bs));
         let bd = b.op(
             "DequantizeLinear",
             &[&bname, &bsname],
-            vec![attr_i("axis", 0)],
+            vec![attr_int("axis", 0)],
         );
         let g = b.op(
             "Gemm",
             &[&xd, &wd, &bd],
-            vec![attr_i("transB", trans_b as i64)],
+            vec![attr_int("transB", trans_b as i64)],
         );
         b.quantize(&g, ys, yz)
     } else {
@@ -206,7 +206,7 @@ pub fn pool(
             attr_ints("kernel_shape", &[k as i64, k as i64]),
             attr_ints("strides", &[stride as i64, stride as i64]),
             attr_ints("pads", &[pad as i64; 4]),
-            attr_i("count_include_pad", cip as i64),
+            attr_int("count_include_pad", cip as i64),
         ];
         let p = b.op("AveragePool", &[&d], attrs);
         (
@@ -240,7 +240,7 @@ pub fn add(rng: &mut Rng, c: usize, h: usize, w: usize, with_const: bool, relu: 
     }
     let other = if with_const {
         let v: Vec<f32> = (0..c).map(|_| rng.uniform(-2.0, 2.0)).collect();
-        b.init(f32s("bias", &[c, 1, 1], &v))
+        b.init(f32_tensor("bias", &[c, 1, 1], &v))
     } else {
         // A second int8 tensor: a requantisation of the first (a residual-style
         // join of two int8 tensors with different scales).
@@ -277,9 +277,9 @@ pub fn head(rng: &mut Rng, k: usize, n: usize, softmax: bool) -> Case {
     let ws = weight_scales(rng, n, true);
     let w = rng.i8s(k * n);
     let ys = out_scale(rng, xs, 0.02, k);
-    let wname = b.init(i8s("w", &[k, n], &w));
-    let wsname = b.init(f32s("w_scale", &[n], &ws));
-    let wzname = b.init(i8s("w_zp", &[n], &vec![0; n]));
+    let wname = b.init(i8_tensor("w", &[k, n], &w));
+    let wsname = b.init(f32_tensor("w_scale", &[n], &ws));
+    let wzname = b.init(i8_tensor("w_zp", &[n], &vec![0; n]));
     let (xsn, xzn) = b.qparams(xs, c.x_zp);
     let (ysn, yzn) = b.qparams(ys, 0);
     let y = b.op(
@@ -289,7 +289,7 @@ pub fn head(rng: &mut Rng, k: usize, n: usize, softmax: bool) -> Case {
     );
     let d = b.dequantize(&y, ys, 0);
     let bias: Vec<f32> = (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect();
-    let bn = b.init(f32s("fc_bias", &[n], &bias));
+    let bn = b.init(f32_tensor("fc_bias", &[n], &bias));
     let a = b.op("Add", &[&d, &bn], vec![]);
     let t = b.op(if softmax { "Softmax" } else { "Sigmoid" }, &[&a], vec![]);
     c.bytes = b.finish(&t, &[1, n]);

@@ -4,13 +4,14 @@
 //! paths go to `EMB.paths.txt`. The features come from the float front end the
 //! checkpoint records.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
 use crate::audio::load_audio;
 use crate::frontend::FloatFrontend;
-use crate::io::write_npy_f32;
+use crate::io::{atomic_write, read_records, write_npy_f32};
 use crate::matpac::checkpoint;
 use crate::matpac::run::checkpoint_path;
 
@@ -40,8 +41,13 @@ pub fn clip_list(data: &Path) -> anyhow::Result<Vec<PathBuf>> {
     if data.is_dir() {
         return audio_files(data);
     }
-    let text =
-        std::fs::read_to_string(data).with_context(|| format!("reading {}", data.display()))?;
+    let mut reader = csv::ReaderBuilder::new();
+    reader
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All);
+    let records =
+        read_records(data, &reader).with_context(|| format!("reading {}", data.display()))?;
     let base = data.parent().unwrap_or(Path::new("."));
     let resolve = |name: &str| -> Option<PathBuf> {
         let p = Path::new(name);
@@ -55,21 +61,12 @@ pub fn clip_list(data: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .find(|c| c.is_file())
     };
     let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let first = line
-            .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"');
+    for (i, (line, record)) in records.iter().enumerate() {
+        let first = record.get(0).unwrap_or_default();
         match resolve(first) {
             Some(p) => out.push(p),
             None if i == 0 => continue, // header
-            None => bail!("{}:{}: no audio file `{first}`", data.display(), i + 1),
+            None => bail!("{}:{line}: no audio file `{first}`", data.display()),
         }
     }
     Ok(out)
@@ -114,7 +111,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     let list = args.out.with_extension("paths.txt");
     let names: String = clips.iter().map(|p| format!("{}\n", p.display())).collect();
-    std::fs::write(&list, names).with_context(|| format!("writing {}", list.display()))?;
+    atomic_write(&list, |w| w.write_all(names.as_bytes()))
+        .with_context(|| format!("writing {}", list.display()))?;
     eprintln!(
         "{} clips × {width} → {} (paths: {})",
         clips.len(),

@@ -1,5 +1,6 @@
 //! `matpac pretrain --data DIR --preset tiny|small|paper --out RUN_DIR [--steps N] [--resume] [--config FILE] [--set KEY=VALUE]…`
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -9,6 +10,7 @@ use crate::audio::load_audio;
 use crate::data::feature_cache::{CropSource, FeatureCache, Features};
 use crate::device::DeviceArgs;
 use crate::frontend::FloatFrontend;
+use crate::io::atomic_write;
 use crate::matpac::checkpoint;
 use crate::matpac::run::{RunOptions, checkpoint_path, run as run_loop};
 use crate::matpac::{MatpacConfig, Preset, Trainer};
@@ -148,7 +150,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     if !cache.failed.is_empty() {
         let report = args.out.join("skipped.txt");
-        std::fs::write(&report, cache.failure_report())?;
+        atomic_write(&report, |w| w.write_all(cache.failure_report().as_bytes()))
+            .with_context(|| format!("writing {}", report.display()))?;
         eprintln!(
             "skipped {} unreadable file(s): see {}",
             cache.failed.len(),

@@ -12,6 +12,7 @@ use crate::eval::event_metrics::{FileMetrics, MetricsConfig, evaluate};
 use crate::eval::event_plot::spectrogram_events_png;
 use crate::eval::events::{TimedEvent, reference_for, reference_path};
 use crate::frontend::fixed_log_mel;
+use crate::io::csv_record;
 use anyhow::{Context, anyhow, bail};
 use matpac_runtime::Model;
 use matpac_runtime::frontend::FrontendConfig;
@@ -205,7 +206,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..from_model
     };
     if args.format == Format::Csv {
-        println!("file,onset,offset,class,score");
+        println!(
+            "{}",
+            csv_record(["file", "onset", "offset", "class", "score"])
+        );
     }
     if let Some(dir) = &args.png {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -342,13 +346,12 @@ pub fn format_event(
             "score": event.score,
         })
         .to_string(),
-        Format::Csv => format!(
-            "{},{:.3},{:.3},{},{:.3}",
-            file.display(),
-            seconds(event.onset),
-            seconds(event.offset),
-            class,
-            event.score
-        ),
+        Format::Csv => csv_record([
+            file.display().to_string(),
+            format!("{:.3}", seconds(event.onset)),
+            format!("{:.3}", seconds(event.offset)),
+            class.to_string(),
+            format!("{:.3}", event.score),
+        ]),
     }
 }

@@ -24,13 +24,14 @@
 //! value the model never sees elsewhere.)
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use crate::io::atomic_write;
 use crate::matpac::rng::Rng;
 use crate::matpac::train::BatchSource;
 
@@ -191,7 +192,9 @@ impl FeatureCache {
         let mut clips = Vec::with_capacity(files.len());
         let mut failed = Vec::new();
         let mut fresh_map: HashMap<PathBuf, Result<Features, String>> = fresh.into_iter().collect();
-        let mut writer: Option<(u32, File, u64)> = None;
+        // The shard being filled: its number, the indices in `clips` of its
+        // clips, and its size in bytes.
+        let mut shard: Option<(u32, Vec<usize>, u64)> = None;
         let mut entries = Vec::new();
         let computed = fresh_map.values().filter(|r| r.is_ok()).count();
         for p in files {
@@ -202,31 +205,25 @@ impl FeatureCache {
                             && f.n_frames > 0
                             && f.data.len() == f.n_frames * n_mels =>
                     {
-                        if writer.as_ref().is_none_or(|w| w.2 >= SHARD_BYTES) {
-                            let shard = next_shard;
+                        if shard.as_ref().is_none_or(|s| s.2 >= SHARD_BYTES) {
+                            if let Some((n, members, _)) = shard.take() {
+                                write_shard(&dir, n, &clips, &members)?;
+                            }
+                            shard = Some((next_shard, Vec::new(), 0));
                             next_shard += 1;
-                            let sp = dir.join(format!("shard-{shard:05}.f32"));
-                            let file = OpenOptions::new()
-                                .create(true)
-                                .write(true)
-                                .truncate(true)
-                                .open(&sp)
-                                .map_err(io(&sp))?;
-                            writer = Some((shard, file, 0));
                         }
-                        let (shard, file, offset) = writer.as_mut().expect("open shard");
-                        let bytes: Vec<u8> = f.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                        file.write_all(&bytes).map_err(io(&dir))?;
+                        let (n, members, offset) = shard.as_mut().expect("open shard");
                         let (size, mtime_ns) = stamp(p).unwrap_or((0, 0));
                         entries.push(Entry {
                             path: p.clone(),
                             size,
                             mtime_ns,
-                            shard: *shard,
+                            shard: *n,
                             offset: *offset,
                             n_frames: f.n_frames,
                         });
-                        *offset += bytes.len() as u64;
+                        *offset += (f.data.len() * size_of::<f32>()) as u64;
+                        members.push(clips.len());
                         clips.push((p.clone(), f));
                     }
                     Ok(f) => failed.push(Failure {
@@ -254,8 +251,8 @@ impl FeatureCache {
                 ));
             }
         }
-        if let Some((_, file, _)) = writer {
-            file.sync_all().map_err(io(&dir))?;
+        if let Some((n, members, _)) = shard {
+            write_shard(&dir, n, &clips, &members)?;
         }
         if clips.is_empty() {
             return Err(CacheError::Empty(files.len()));
@@ -282,9 +279,7 @@ impl FeatureCache {
             path: index_path.clone(),
             reason: e.to_string(),
         })?;
-        let tmp = dir.join("index.toml.tmp");
-        fs::write(&tmp, text).map_err(io(&tmp))?;
-        fs::rename(&tmp, &index_path).map_err(io(&index_path))?;
+        atomic_write(&index_path, |w| w.write_all(text.as_bytes())).map_err(io(&index_path))?;
         Ok(Self {
             dir,
             clips,
@@ -304,8 +299,32 @@ impl FeatureCache {
     }
 }
 
+/// Shard `n` of the cache folder `dir`.
+fn shard_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("shard-{n:05}.f32"))
+}
+
+/// Writes shard `n`: the values of `clips[members]`, one clip after the other.
+fn write_shard(
+    dir: &Path,
+    n: u32,
+    clips: &[(PathBuf, Features)],
+    members: &[usize],
+) -> Result<(), CacheError> {
+    let path = shard_path(dir, n);
+    atomic_write(&path, |w| {
+        for &i in members {
+            for v in &clips[i].1.data {
+                w.write_all(&v.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    })
+    .map_err(io(&path))
+}
+
 fn read_clip(dir: &Path, e: &Entry, n_mels: usize) -> Result<Vec<f32>, CacheError> {
-    let sp = dir.join(format!("shard-{:05}.f32", e.shard));
+    let sp = shard_path(dir, e.shard);
     let mut f = File::open(&sp).map_err(io(&sp))?;
     f.seek(SeekFrom::Start(e.offset)).map_err(io(&sp))?;
     let mut bytes = vec![0u8; e.n_frames * n_mels * 4];
@@ -377,9 +396,7 @@ impl<'a> CropSource<'a> {
         if self.order_epoch != Some(epoch) {
             let mut rng = Rng::new(self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             self.order = (0..self.clips.len()).collect();
-            for k in (1..self.order.len()).rev() {
-                self.order.swap(k, rng.below(k as u64 + 1) as usize);
-            }
+            rng.shuffle(&mut self.order);
             self.order_epoch = Some(epoch);
         }
         self.clips[self.order[(i % n) as usize]]

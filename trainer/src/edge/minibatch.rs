@@ -1,11 +1,13 @@
 //! Minibatch order and learning rate shared by the edge trainers
-//! (distillation and the tagger head): a seeded xorshift
-//! Fisher–Yates shuffle each epoch and a cosine decay to 0 over all updates.
+//! (distillation and the tagger head): a seeded shuffle ([`Rng::shuffle`])
+//! each epoch and a cosine decay to 0 over all updates.
+
+use crate::matpac::rng::Rng;
 
 /// Reshuffled window indices, one epoch at a time.
 #[derive(Debug, Clone)]
 pub struct Minibatches {
-    rng: u64,
+    rng: Rng,
     order: Vec<usize>,
 }
 
@@ -13,19 +15,14 @@ impl Minibatches {
     /// `n` windows, shuffled from `seed`.
     pub fn new(n: usize, seed: u64) -> Self {
         Self {
-            rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            rng: Rng::new(seed),
             order: (0..n).collect(),
         }
     }
 
     /// Reshuffles, then yields this epoch's batches of at most `batch` indices.
     pub fn epoch(&mut self, batch: usize) -> std::slice::Chunks<'_, usize> {
-        for i in (1..self.order.len()).rev() {
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 7;
-            self.rng ^= self.rng << 17;
-            self.order.swap(i, (self.rng % (i as u64 + 1)) as usize);
-        }
+        self.rng.shuffle(&mut self.order);
         self.order.chunks(batch.max(1))
     }
 }

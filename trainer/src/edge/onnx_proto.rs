@@ -3,9 +3,10 @@
 //! an int8 CNN tagger and the float encoder need; onnx.proto is proto2, so repeated scalars are
 //! written unpacked.
 //!
-//! The runtime's tests (`runtime/tests/common/mod.rs`) hold an equivalent
-//! copy; this file depends on nothing but prost so that they could include
-//! it with `#[path]` instead.
+//! The runtime's tests (`runtime/tests/common/mod.rs`) build their models
+//! from these same definitions: they compile this file in with `#[path]`
+//! (the runtime cannot depend on the trainer), so it must use nothing but
+//! prost.
 
 use prost::Message;
 

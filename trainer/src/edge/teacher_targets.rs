@@ -90,12 +90,19 @@ fn audio_err(path: &Path) -> impl FnOnce(AudioError) -> TargetsError + '_ {
     }
 }
 
+/// Decoded clips: the student's windows and the teacher's log-mel of the same audio.
+struct Decoded {
+    /// Student windows of every clip, in order.
+    windows: Vec<Vec<f32>>,
+    /// The teacher's float log-mel of each clip.
+    mels: Vec<LogMel>,
+    /// Windows per clip.
+    per_clip: Vec<usize>,
+}
+
 /// The student windows of `clips` (each clip zero-padded to one window) and
 /// the float log-mel of the same audio for the teacher.
-fn decode(
-    plan: &WindowPlan,
-    clips: &[PathBuf],
-) -> Result<(Vec<Vec<f32>>, Vec<LogMel>, Vec<usize>), TargetsError> {
+fn decode(plan: &WindowPlan, clips: &[PathBuf]) -> Result<Decoded, TargetsError> {
     let float = FloatFrontend::new(&plan.teacher)?;
     let fe = &plan.student;
     let need = fe.win_length + (plan.n_frames - 1) * fe.hop_length;
@@ -110,7 +117,11 @@ fn decode(
         windows.extend(w);
         mels.push(float.log_mel(&samples));
     }
-    Ok((windows, mels, per_clip))
+    Ok(Decoded {
+        windows,
+        mels,
+        per_clip,
+    })
 }
 
 fn read_cached(file: &Path, rows: usize) -> Option<Vec<Vec<f32>>> {
@@ -138,7 +149,11 @@ pub fn distill_data(
     progress: bool,
 ) -> Result<DistillData, TargetsError> {
     let trainer = teacher.matpac().ok_or(TargetsError::NotMatpac)?;
-    let (windows, mels, per_clip) = decode(plan, clips)?;
+    let Decoded {
+        windows,
+        mels,
+        per_clip,
+    } = decode(plan, clips)?;
     let id = format!(
         "{}\ndistill: frames {} hop {} student {:?} pseudo-classes {}",
         teacher.id, plan.n_frames, plan.hop_frames, plan.student, plan.pseudo_classes

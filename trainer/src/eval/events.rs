@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::EvalError;
+use crate::io::{RecordsError, read_records};
 
 /// One event with times in seconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,84 +53,28 @@ fn bad_row(path: &Path, line: u64, why: &str, format: &str) -> EvalError {
     ))
 }
 
-/// Line numbers from byte offsets. (The `csv` crate's own line count skips
-/// blank lines, and a record's position lies before the blank lines that
-/// precede it, so neither is what an editor shows.)
-struct Lines {
-    /// The file.
-    bytes: Vec<u8>,
-    /// Offsets of its `\n`s.
-    newlines: Vec<usize>,
-}
-
-impl Lines {
-    fn new(bytes: &[u8]) -> Self {
-        let newlines = bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .map(|(i, _)| i)
-            .collect();
-        Self {
-            bytes: bytes.to_vec(),
-            newlines,
-        }
-    }
-
-    /// The 1-based line of the first byte at or after `pos` that is not a
-    /// line break (0 without a position).
-    fn of(&self, pos: Option<&csv::Position>) -> u64 {
-        let Some(pos) = pos else { return 0 };
-        let start = usize::try_from(pos.byte()).unwrap_or(usize::MAX);
-        let first = self
-            .bytes
-            .get(start..)
-            .and_then(|rest| rest.iter().position(|b| !matches!(b, b'\n' | b'\r')))
-            .map_or(self.bytes.len(), |k| start + k);
-        1 + self.newlines.partition_point(|&nl| nl < first) as u64
-    }
-}
-
-/// A `csv` crate error of `path` (I/O errors keep their cause).
-fn csv_error(path: &Path, lines: &Lines, err: csv::Error, format: &str) -> EvalError {
-    let line = err.position().map(|p| lines.of(Some(p)));
-    match err.into_kind() {
-        csv::ErrorKind::Io(source) => EvalError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        kind => {
-            let why = match kind {
-                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_string(),
-                other => format!("{other:?}"),
-            };
-            match line {
-                Some(line) => bad_row(path, line, &why, format),
-                None => EvalError::Report(format!("{}: {why} (expected {format})", path.display())),
-            }
-        }
-    }
-}
-
-/// A reader of a file in memory.
-type Reader = csv::Reader<std::io::Cursor<Vec<u8>>>;
-
-/// Reads `path` as a delimited file to be read record by record (trimmed
-/// fields, any number of fields per row), with its line numbers.
-fn open_table(path: &Path, delimiter: u8, has_headers: bool) -> Result<(Reader, Lines), EvalError> {
-    let bytes = std::fs::read(path).map_err(|source| EvalError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let lines = Lines::new(&bytes);
-    let reader = csv::ReaderBuilder::new()
+/// The non-blank records of `path`, a delimited file (trimmed fields, any
+/// number of fields per row), with their line numbers.
+fn records(
+    path: &Path,
+    delimiter: u8,
+    has_headers: bool,
+    format: &str,
+) -> Result<Vec<(u64, csv::StringRecord)>, EvalError> {
+    let mut reader = csv::ReaderBuilder::new();
+    reader
         .delimiter(delimiter)
         .has_headers(has_headers)
         .flexible(true)
         .trim(csv::Trim::All)
-        .quoting(delimiter == b',')
-        .from_reader(std::io::Cursor::new(bytes));
-    Ok((reader, lines))
+        .quoting(delimiter == b',');
+    read_records(path, &reader).map_err(|e| match e {
+        RecordsError::Io(source) => EvalError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        RecordsError::Record { line, reason } => bad_row(path, line, &reason, format),
+    })
 }
 
 /// Parses onset and offset fields (`on <= off`, both finite).
@@ -144,14 +89,8 @@ fn parse_times(on: &str, off: &str) -> Result<(f64, f64), &'static str> {
 
 /// Reads an `onset,offset,label` CSV with a header row.
 pub fn read_events_csv(path: &Path) -> Result<Vec<TimedEvent>, EvalError> {
-    let (mut reader, lines) = open_table(path, b',', true)?;
     let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, &lines, e, CSV_FORMAT))?;
-        let line = lines.of(record.position());
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
+    for (line, record) in records(path, b',', true, CSV_FORMAT)? {
         let bad = |why: &str| bad_row(path, line, why, CSV_FORMAT);
         let [on, off, label] = record.iter().collect::<Vec<_>>()[..] else {
             return Err(bad("not three fields"));
@@ -179,15 +118,9 @@ fn file_name_of(name: &str) -> &str {
 /// events. The events are keyed by the file name (last path component of the
 /// filename column); every listed file has an entry, possibly empty.
 pub fn read_dcase_tsv(path: &Path) -> Result<BTreeMap<String, Vec<TimedEvent>>, EvalError> {
-    let (mut reader, lines) = open_table(path, b'\t', false)?;
     let mut out: BTreeMap<String, Vec<TimedEvent>> = BTreeMap::new();
     let mut first = true;
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, &lines, e, DCASE_FORMAT))?;
-        let line = lines.of(record.position());
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
+    for (line, record) in records(path, b'\t', false, DCASE_FORMAT)? {
         let bad = |why: &str| bad_row(path, line, why, DCASE_FORMAT);
         let field = |i: usize| record.get(i).unwrap_or("");
         let (name, on, off, label) = (field(0), field(1), field(2), field(3));

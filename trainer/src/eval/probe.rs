@@ -5,6 +5,8 @@
 //! weight decay, and early stopping on the validation set (the weights of the epoch
 //! with the best validation accuracy, ties to the lower loss, are kept). Plain f32 Rust: the layers are small.
 
+use crate::matpac::rng::Rng;
+
 /// Hyper-parameters of the probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeConfig {
@@ -131,24 +133,6 @@ pub struct Metrics {
     pub confusion: Vec<Vec<u32>>,
 }
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
-    }
-}
-
 fn logits(w: &[f32], b: &[f32], row: &[f32], out: &mut [f32]) {
     let d = row.len();
     for (c, o) in out.iter_mut().enumerate() {
@@ -255,7 +239,7 @@ pub fn train(data: &ProbeData, fit: &[usize], val: &[usize], cfg: &ProbeConfig) 
         w.clone(),
         b.clone(),
     );
-    let mut rng = SplitMix(cfg.seed ^ 0x70_726f_6265);
+    let mut rng = Rng::new(cfg.seed ^ 0x70_726f_6265);
     let mut order: Vec<usize> = (0..fit.len()).collect();
     let (mut gw, mut gb, mut z) = (vec![0.0f32; c * d], vec![0.0f32; c], vec![0.0f32; c]);
     let mut t = 0i32;

@@ -7,10 +7,24 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::EvalError;
-use crate::io::atomic_write;
+use crate::io::{RecordsError, atomic_write, read_records};
 
-/// Header of the results CSV.
-pub const RESULTS_HEADER: &str = "unix_time,data,encoder,encoder_id,task,clips,classes,splits,accuracy_mean,accuracy_std,map_mean,map_std,split_accuracies";
+/// Columns of the results CSV.
+pub const RESULTS_COLUMNS: [&str; 13] = [
+    "unix_time",
+    "data",
+    "encoder",
+    "encoder_id",
+    "task",
+    "clips",
+    "classes",
+    "splits",
+    "accuracy_mean",
+    "accuracy_std",
+    "map_mean",
+    "map_std",
+    "split_accuracies",
+];
 
 /// One probe run, as a results-CSV row.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,17 +47,9 @@ pub struct ResultRow {
     pub maps: Vec<f64>,
 }
 
-fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 impl ResultRow {
-    /// The CSV line (no newline).
-    pub fn to_csv(&self) -> String {
+    /// The fields of its results-CSV row, stamped with the current time.
+    fn fields(&self) -> [String; 13] {
         let (am, asd) = super::probe::mean_std(&self.accuracies);
         let (mm, msd) = if self.maps.is_empty() {
             (String::new(), String::new())
@@ -57,9 +63,9 @@ impl ResultRow {
         let per: Vec<String> = self.accuracies.iter().map(|a| format!("{a:.4}")).collect();
         [
             now.to_string(),
-            quote(&self.data),
-            quote(&self.encoder),
-            quote(&self.encoder_id),
+            self.data.clone(),
+            self.encoder.clone(),
+            self.encoder_id.clone(),
             self.task.clone(),
             self.clips.to_string(),
             self.classes.to_string(),
@@ -70,34 +76,44 @@ impl ResultRow {
             msd,
             per.join(";"),
         ]
-        .join(",")
     }
 }
 
 /// Appends `row` to the results CSV at `path` (created with a header), atomically:
-/// the old content plus the new line go to a temporary file renamed over `path`.
+/// the old rows plus the new one go to a temporary file renamed over `path`.
 pub fn append_result(path: &Path, row: &ResultRow) -> Result<(), EvalError> {
     let io = |source| EvalError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("{RESULTS_HEADER}\n"),
-        Err(e) => return Err(io(e)),
+    let mut reader = csv::ReaderBuilder::new();
+    reader.has_headers(false).flexible(true);
+    let mut rows: Vec<csv::StringRecord> = match read_records(path, &reader) {
+        Ok(records) => {
+            let mut records = records.into_iter().map(|(_, r)| r);
+            if !records.next().is_some_and(|h| h.iter().eq(RESULTS_COLUMNS)) {
+                return Err(EvalError::Report(format!(
+                    "{}: not a probe results CSV (first line is not `{}`)",
+                    path.display(),
+                    RESULTS_COLUMNS.join(",")
+                )));
+            }
+            records.collect()
+        }
+        Err(RecordsError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(RecordsError::Io(e)) => return Err(io(e)),
+        Err(e) => return Err(EvalError::Report(format!("{}: {e}", path.display()))),
     };
-    if text.lines().next() != Some(RESULTS_HEADER) {
-        return Err(EvalError::Report(format!(
-            "{}: not a probe results CSV (first line is not `{RESULTS_HEADER}`)",
-            path.display()
-        )));
-    }
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&row.to_csv());
-    text.push('\n');
-    atomic_write(path, |w| std::io::Write::write_all(w, text.as_bytes())).map_err(io)
+    rows.push(csv::StringRecord::from(row.fields().to_vec()));
+    atomic_write(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(RESULTS_COLUMNS)?;
+        for r in &rows {
+            csv.write_record(r)?;
+        }
+        csv.flush()
+    })
+    .map_err(io)
 }
 
 const CELL: i32 = 34;

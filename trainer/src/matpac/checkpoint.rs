@@ -7,14 +7,14 @@
 //! generator state. Layout: `MATPACK1`, then sections
 //! `[u32 name length][name][u64 data length][data]`, then `END!`.
 //!
-//! Atomicity: the file is written to `NAME.tmp` in the same folder, flushed
-//! and `fsync`ed, then renamed over `NAME` (atomic on POSIX), and the folder
-//! is `fsync`ed. A process killed at any point leaves either the previous
-//! checkpoint or the new one, never a torn file; a stale `.tmp` is ignored.
+//! Atomicity: the file is written with [`crate::io::atomic_write`] (a
+//! temporary file in the same folder, synced, renamed over `NAME`). A process
+//! killed at any point leaves either the previous checkpoint or the new one,
+//! never a torn file; a stray temporary file is ignored.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::optim::OptimizerRecord;
@@ -82,34 +82,12 @@ pub fn save(trainer: &Trainer, path: &Path) -> Result<(), MatpacError> {
     write_atomic(path, &buf)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` with [`crate::io::atomic_write`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MatpacError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| MatpacError::Io { path: p, source }
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp = tmp_path(path);
-    {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, path).map_err(io(path))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all(); // best effort: makes the rename durable
-    }
-    Ok(())
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+    crate::io::atomic_write(path, |w| w.write_all(bytes)).map_err(|source| MatpacError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn sections(path: &Path) -> Result<Vec<(String, Vec<u8>)>, MatpacError> {

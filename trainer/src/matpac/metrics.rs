@@ -1,6 +1,6 @@
 //! Training metrics: one CSV row per logged update and a PNG of the curves.
 
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
@@ -8,31 +8,58 @@ use plotters::prelude::*;
 
 use super::MatpacError;
 use super::train::StepStats;
+use crate::io::{RecordsError, atomic_write, csv_record, read_records};
 
-/// CSV header (column order of [`csv_row`]).
-pub const CSV_HEADER: &str = "step,loss,loss_pred,loss_cls,lr,grad_norm,teacher_temp,teacher_entropy,teacher_classes,accuracy,ema_decay,seconds";
+/// CSV columns (the order of [`csv_row`]).
+pub const CSV_COLUMNS: [&str; 12] = [
+    "step",
+    "loss",
+    "loss_pred",
+    "loss_cls",
+    "lr",
+    "grad_norm",
+    "teacher_temp",
+    "teacher_entropy",
+    "teacher_classes",
+    "accuracy",
+    "ema_decay",
+    "seconds",
+];
 
-/// One CSV row.
+/// One CSV row (no line break).
 pub fn csv_row(s: &StepStats) -> String {
-    format!(
-        "{},{:.6},{:.6},{:.6},{:.6e},{:.4},{:.5},{:.4},{},{:.4},{:.7},{:.4}",
-        s.step,
-        s.loss,
-        s.loss_pred,
-        s.loss_cls,
-        s.lr,
-        s.grad_norm,
-        s.teacher_temp,
-        s.teacher_entropy,
-        s.teacher_classes,
-        s.accuracy,
-        s.ema_decay,
-        s.seconds
-    )
+    csv_record([
+        s.step.to_string(),
+        format!("{:.6}", s.loss),
+        format!("{:.6}", s.loss_pred),
+        format!("{:.6}", s.loss_cls),
+        format!("{:.6e}", s.lr),
+        format!("{:.4}", s.grad_norm),
+        format!("{:.5}", s.teacher_temp),
+        format!("{:.4}", s.teacher_entropy),
+        s.teacher_classes.to_string(),
+        format!("{:.4}", s.accuracy),
+        format!("{:.7}", s.ema_decay),
+        format!("{:.4}", s.seconds),
+    ])
 }
 
-/// Appends rows to `metrics.csv`; on resume, rows at or after `from_step` are
-/// dropped first so a resumed run does not repeat updates.
+/// The rows of the metrics CSV at `path` (header skipped).
+fn rows(path: &Path) -> Result<Vec<csv::StringRecord>, MatpacError> {
+    let mut reader = csv::ReaderBuilder::new();
+    reader.flexible(true);
+    match read_records(path, &reader) {
+        Ok(records) => Ok(records.into_iter().map(|(_, r)| r).collect()),
+        Err(source) => Err(MatpacError::Csv {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Appends rows to `metrics.csv`; on resume, rows at or after `from_step`
+/// (and a partial last row of a killed run) are dropped first, rewriting the
+/// file atomically, so a resumed run does not repeat updates.
 pub struct MetricsCsv {
     path: std::path::PathBuf,
 }
@@ -40,25 +67,31 @@ pub struct MetricsCsv {
 impl MetricsCsv {
     /// Opens (or creates) the file, keeping rows of updates before `from_step`.
     pub fn open(path: &Path, from_step: u64) -> Result<Self, MatpacError> {
-        let io = |source| MatpacError::Io {
+        let kept: Vec<csv::StringRecord> = match rows(path) {
+            Err(MatpacError::Csv {
+                source: RecordsError::Io(e),
+                ..
+            }) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            rows => rows?
+                .into_iter()
+                .filter(|r| {
+                    r.len() == CSV_COLUMNS.len()
+                        && r[0].parse::<u64>().is_ok_and(|step| step < from_step)
+                })
+                .collect(),
+        };
+        atomic_write(path, |w| {
+            let mut csv = csv::Writer::from_writer(w);
+            csv.write_record(CSV_COLUMNS)?;
+            for r in &kept {
+                csv.write_record(r)?;
+            }
+            csv.flush()
+        })
+        .map_err(|source| MatpacError::Io {
             path: path.to_path_buf(),
             source,
-        };
-        let mut kept = vec![CSV_HEADER.to_string()];
-        if let Ok(text) = fs::read_to_string(path) {
-            kept.extend(
-                text.lines()
-                    .skip(1)
-                    .filter(|l| {
-                        l.split(',')
-                            .next()
-                            .and_then(|s| s.parse::<u64>().ok())
-                            .is_some_and(|s| s < from_step)
-                    })
-                    .map(str::to_string),
-            );
-        }
-        fs::write(path, kept.join("\n") + "\n").map_err(io)?;
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
         })
@@ -78,21 +111,15 @@ impl MetricsCsv {
     }
 }
 
-/// Reads `(step, loss, loss_pred, loss_cls, accuracy)` back from a metrics CSV.
+/// Reads `(step, loss, loss_pred, loss_cls, accuracy)` back from a metrics CSV
+/// (a value that is not a number reads as NaN; short rows are skipped).
 pub fn read_curves(path: &Path) -> Result<Vec<[f64; 5]>, MatpacError> {
-    let text = fs::read_to_string(path).map_err(|source| MatpacError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let v: Vec<f64> = l
-                .split(',')
-                .map(|x| x.parse().unwrap_or(f64::NAN))
-                .collect();
-            (v.len() >= 10).then(|| [v[0], v[1], v[2], v[3], v[9]])
+    Ok(rows(path)?
+        .iter()
+        .filter(|r| r.len() >= 10)
+        .map(|r| {
+            let v = |i: usize| r[i].parse().unwrap_or(f64::NAN);
+            [v(0), v(1), v(2), v(3), v(9)]
         })
         .collect())
 }

@@ -116,6 +116,14 @@ pub enum MatpacError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A metrics CSV could not be read.
+    #[error("{path}: {source}")]
+    Csv {
+        /// File.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: crate::io::RecordsError,
+    },
     /// Plotting failed.
     #[error("plot: {0}")]
     Plot(String),

@@ -118,7 +118,7 @@ pub fn infer_shape(
         }
     };
     let patch = match shape_of(tensors, "patch_embed.proj.weight", path)?[..] {
-        [d, 1, p, q] if d == width && p == q && p > 0 && n_mels % p == 0 => p,
+        [d, 1, p, q] if d == width && p == q && p > 0 && n_mels.is_multiple_of(p) => p,
         ref s => {
             return Err(bad(
                 path,
@@ -131,7 +131,9 @@ pub fn infer_shape(
     };
     let n_freq = n_mels / patch;
     let n_frames = match shape_of(tensors, POS_EMBED, path)?[..] {
-        [1, l, d] if d == width && l > 1 && (l - 1) % n_freq == 0 => (l - 1) / n_freq * patch,
+        [1, l, d] if d == width && l > 1 && (l - 1).is_multiple_of(n_freq) => {
+            (l - 1) / n_freq * patch
+        }
         ref s => {
             return Err(bad(
                 path,
@@ -154,7 +156,7 @@ pub fn infer_shape(
         ));
     }
     let mlp_ratio = match shape_of(tensors, "student_encoder.blocks.0.mlp.fc1.weight", path)?[..] {
-        [h, d] if d == width && h % width == 0 && h > 0 => h / width,
+        [h, d] if d == width && h.is_multiple_of(width) && h > 0 => h / width,
         ref s => {
             return Err(bad(
                 path,
@@ -167,7 +169,7 @@ pub fn infer_shape(
     };
     let heads = match heads {
         Some(h) => h,
-        None if width % REFERENCE_HEAD_DIM == 0 => width / REFERENCE_HEAD_DIM,
+        None if width.is_multiple_of(REFERENCE_HEAD_DIM) => width / REFERENCE_HEAD_DIM,
         None => {
             return Err(bad(
                 path,
@@ -178,7 +180,7 @@ pub fn infer_shape(
             ));
         }
     };
-    if heads == 0 || width % heads != 0 {
+    if heads == 0 || !width.is_multiple_of(heads) {
         return Err(bad(
             path,
             format!("{heads} heads do not divide width {width}; give --heads"),

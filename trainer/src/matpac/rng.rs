@@ -56,6 +56,13 @@ impl Rng {
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 
+    /// Shuffles `v` in place (Fisher–Yates, every order equally likely).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
+
     /// Derives an independent generator (for a sub-task) without disturbing
     /// the statistical quality of either stream.
     pub fn fork(&mut self) -> Self {
@@ -88,6 +95,25 @@ mod tests {
         // SE of mean 3.2e-3, of variance sqrt(2/n) = 4.5e-3; 5 sigma.
         assert!(mean.abs() < 0.016, "mean {mean}");
         assert!((var - 1.0).abs() < 0.023, "var {var}");
+    }
+
+    #[test]
+    fn shuffle_is_a_seeded_permutation() {
+        let shuffled = |seed| {
+            let mut v: Vec<usize> = (0..20).collect();
+            Rng::new(seed).shuffle(&mut v);
+            v
+        };
+        let v = shuffled(5);
+        let mut sorted = v.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..20).collect::<Vec<_>>());
+        assert_ne!(
+            v, sorted,
+            "20 items keep their order with probability 1/20!"
+        );
+        assert_eq!(v, shuffled(5), "same seed, same order");
+        assert_ne!(v, shuffled(6));
     }
 
     #[test]

@@ -290,7 +290,15 @@ fn checkpoints_are_atomic_and_torn_files_are_rejected() {
     let path = dir.path().join("checkpoint.mpk");
     let tr = Trainer::new(tiny(), &device()).unwrap();
     checkpoint::save(&tr, &path).unwrap();
-    assert!(!dir.path().join("checkpoint.mpk.tmp").exists());
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        files,
+        ["checkpoint.mpk"],
+        "no temporary file is left behind"
+    );
     // A leftover partial temp file (as after a crash mid-write) does not affect loading.
     std::fs::write(
         dir.path().join("checkpoint.mpk.tmp"),

@@ -267,7 +267,7 @@ fn results_csv_appends_and_refuses_foreign_files() {
     let d = tempfile::tempdir().unwrap();
     let csv = d.path().join("r/results.csv");
     let row = ResultRow {
-        data: "a,b".into(),
+        data: "a,\"b\"".into(),
         encoder: "random init".into(),
         encoder_id: "random:1".into(),
         task: "single-label".into(),
@@ -281,7 +281,18 @@ fn results_csv_appends_and_refuses_foreign_files() {
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
-    assert!(lines[1].contains(",\"a,b\",random init,"), "{}", lines[1]);
+    assert!(
+        lines[1].contains(r#","a,""b""",random init,"#),
+        "{}",
+        lines[1]
+    );
+    let back: Vec<csv::StringRecord> = csv::Reader::from_path(&csv)
+        .unwrap()
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(back.len(), 2);
+    assert!(back.iter().all(|r| &r[1] == "a,\"b\""), "{back:?}");
     assert!(
         lines[1].ends_with(",2,0.7500,0.3536,,,0.5000;1.0000"),
         "{}",

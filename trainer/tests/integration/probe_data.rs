@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use matpac_trainer::data::dataset::{DataError, Dataset, Layout, Split};
-use matpac_trainer::data::readers::{open, split_csv_line};
+use matpac_trainer::data::readers::open;
 use matpac_trainer::data::splits::{crossing_group, group_folds, plan, validation};
 
 fn touch(path: &Path) {
@@ -23,11 +23,16 @@ fn write(path: &Path, text: &str) -> PathBuf {
 /// A CSV in `dir/meta/` whose clips live in `dir/clips/` (paths relative to the CSV).
 fn csv_with_clips(dir: &Path, header: &str, rows: &[&str]) -> PathBuf {
     for r in rows {
-        // Rows that do not parse get no file (the reader must reject them anyway).
-        if let Ok(fields) = split_csv_line(r)
-            && !fields[0].contains("missing")
-        {
-            touch(&dir.join("meta").join(&fields[0]));
+        let first = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(r.as_bytes())
+            .records()
+            .next()
+            .and_then(Result::ok)
+            .and_then(|fields| fields.get(0).map(str::to_string))
+            .unwrap_or_default();
+        if !first.is_empty() && !first.contains("missing") {
+            touch(&dir.join("meta").join(first));
         }
     }
     write(

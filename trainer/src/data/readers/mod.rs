@@ -21,7 +21,6 @@ use std::path::Path;
 pub use csv::read_csv;
 pub use folder::read_folder_per_class;
 pub use numbered::{read_esc50, read_urbansound8k};
-pub use table::split_csv_line;
 
 use super::dataset::{Clip, DataError, Dataset, Layout};
 

@@ -1,34 +1,11 @@
-//! CSV text: RFC 4180 fields, a header and numbered rows, and the row checks
-//! every reader shares (file exists, fold is a number).
+//! CSV text: RFC 4180 fields (read with the `csv` crate), a header and
+//! numbered rows, and the row checks every reader shares (file exists, fold is
+//! a number).
 
 use std::path::{Path, PathBuf};
 
 use crate::data::dataset::{DataError, resolve};
-
-/// Splits one CSV line into fields (RFC 4180 quoting: `"a,b"`, `""` inside quotes).
-pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => out.push(std::mem::take(&mut field)),
-            (_, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    out.push(field);
-    Ok(out)
-}
+use crate::io::{RecordsError, csv_record, read_records};
 
 /// A CSV read into a header and numbered rows (blank lines skipped).
 pub(super) struct Table {
@@ -38,55 +15,57 @@ pub(super) struct Table {
 }
 
 impl Table {
+    /// Reads `file`: the first non-blank row is the header (names trimmed and
+    /// lower-cased), every other row must have as many fields (trimmed), and
+    /// a row is one line (a quoted field may not span lines).
     pub(super) fn read(file: &Path) -> Result<Self, DataError> {
-        let text = std::fs::read_to_string(file).map_err(|source| DataError::Io {
-            path: file.to_path_buf(),
-            source,
-        })?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
-        let bad = |row, reason: String| DataError::BadRow {
+        let bad = |row: u64, reason: String| DataError::BadRow {
             file: file.to_path_buf(),
-            row,
+            row: row as usize,
             reason,
         };
-        let header = loop {
-            match lines.next() {
-                Some((_, l)) if l.trim().is_empty() => continue,
-                Some((row, l)) => {
-                    break split_csv_line(l)
-                        .map_err(|e| bad(row, e))?
-                        .into_iter()
-                        .map(|h| h.trim().to_ascii_lowercase())
-                        .collect::<Vec<_>>();
-                }
-                None => {
-                    return Err(DataError::TooSmall {
-                        path: file.to_path_buf(),
-                        reason: "empty CSV (a header row and at least one clip are needed)".into(),
-                    });
-                }
-            }
-        };
+        let mut reader = csv::ReaderBuilder::new();
+        reader.has_headers(false).flexible(true);
+        let records = read_records(file, &reader).map_err(|e| match e {
+            RecordsError::Io(source) => DataError::Io {
+                path: file.to_path_buf(),
+                source,
+            },
+            RecordsError::Record { line, reason } => bad(line, reason),
+        })?;
+        let mut header: Option<Vec<String>> = None;
         let mut rows = Vec::new();
-        for (row, l) in lines.filter(|(_, l)| !l.trim().is_empty()) {
-            let fields = split_csv_line(l).map_err(|e| bad(row, e))?;
-            if fields.len() != header.len() {
+        for (row, record) in records {
+            if record.iter().any(|f| f.contains(['\n', '\r'])) {
+                return Err(bad(
+                    row,
+                    "unterminated quoted field (a row is one line)".into(),
+                ));
+            }
+            let fields = record.iter().map(|f| f.trim().to_string());
+            let Some(names) = &header else {
+                header = Some(fields.map(|h| h.to_ascii_lowercase()).collect());
+                continue;
+            };
+            if record.len() != names.len() {
                 return Err(bad(
                     row,
                     format!(
                         "{} fields, the header has {} (`{}`)",
-                        fields.len(),
-                        header.len(),
-                        l.trim()
+                        record.len(),
+                        names.len(),
+                        csv_record(&record)
                     ),
                 ));
             }
-            rows.push((
-                row,
-                fields.into_iter().map(|f| f.trim().to_string()).collect(),
-            ));
+            rows.push((row as usize, fields.collect()));
         }
+        let Some(header) = header else {
+            return Err(DataError::TooSmall {
+                path: file.to_path_buf(),
+                reason: "empty CSV (a header row and at least one clip are needed)".into(),
+            });
+        };
         Ok(Self {
             file: file.to_path_buf(),
             header,
