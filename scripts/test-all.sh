@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== no import cycles between module files (runtime, trainer)"
+python3 scripts/import_cycles.py runtime/src trainer/src
+
 echo "== formatting (workspace and firmware)"
 cargo fmt --all --check
 (cd firmware-example && cargo fmt --check)
