@@ -4,6 +4,9 @@
 //! Layout: activations are NCHW (batch 1), row-major, int8, one contiguous
 //! region of the arena per tensor; `Reshape`/`Flatten` therefore move no data
 //! and only change the shape a consumer reads with.
+//!
+//! One file on purpose (over 400 lines): the step types are one data model,
+//! written by the lowering and read by the interpreter and the kernels.
 
 use super::shape::Shape;
 use super::tensor_data::ConstData;

@@ -22,6 +22,9 @@
 //! had it been zero-padded as audio. (The reference drops clips under 608
 //! frames; ours keep them, and the padding is a plausible input rather than a
 //! value the model never sees elsewhere.)
+//!
+//! One file on purpose (over 400 lines): the cache's key, shard format,
+//! build and crop sampling share one on-disk layout and change together.
 
 use std::collections::HashMap;
 use std::fs::{self, File};

@@ -22,6 +22,9 @@
 //! format of `data/bundled/scenes/*.csv`) and `NAME.sources.csv` (adds the
 //! clip); [`write_index`] writes the `scenes.csv` index. `docs/scenes.md` has
 //! the user-facing description.
+//!
+//! Over 400 lines on purpose: composing a timeline and writing it share the
+//! exact onset/offset definition that the references must match.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;

@@ -3,6 +3,9 @@
 //! ([`train`], [`fine_tune`]) or only the head on frozen embeddings
 //! ([`train_head`]), and per-class thresholds chosen on validation windows
 //! (the F1-maximising score).
+//!
+//! Over 400 lines on purpose: the three training modes share the loss, the
+//! epoch loop and the threshold choice.
 
 use super::minibatch::{Minibatches, cosine_lr};
 use super::student::{Student, StudentConfig};

@@ -5,6 +5,9 @@
 //! The float front end that makes the model's input is part of the
 //! configuration (`[frontend]`), so a checkpoint records the features it was
 //! trained on and everything that embeds with it computes the same ones.
+//!
+//! Over 400 lines on purpose: the schema's field documentation, the presets
+//! and the validation of one configuration.
 
 use matpac_runtime::frontend::FrontendConfig;
 use serde::{Deserialize, Serialize};

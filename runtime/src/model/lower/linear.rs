@@ -1,6 +1,9 @@
 //! Lowering of the integer kernels' ops: `QLinearConv`/QDQ `Conv`,
 //! `QLinearMatMul`/QDQ `MatMul`/`Gemm`, and average pooling of a dequantised
 //! tensor.
+//!
+//! Over 400 lines on purpose: the three integer-kernel ops share the weight,
+//! bias and requantisation checks that make up most of this file.
 
 use super::quant::{check_scales, scalar_quant, weight_quant};
 use super::{FExpr, FKind, Lower, NO_CLAMP, Sym, UNBOUND};

@@ -2,6 +2,9 @@
 //! quantise / dequantise, shape-only ops, fused float ops and the float-tail
 //! ops. Convolution, pooling and matrix products live in [`super::linear`],
 //! scale and zero-point checks in [`super::quant`].
+//!
+//! Over 400 lines on purpose: one short rule per op kind, sharing the fused
+//! float-expression helpers; a file per op would scatter them.
 
 use super::linear;
 use super::quant::{check_scales, scalar_quant};
