@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of matpac-edge: the workspace's unit, integration and
 # cross-crate tests, the no_std runtime build for Cortex-M4F, and (when the
-# firmware example is present) its QEMU run compared with the host.
+# firmware example is present) its QEMU run compared with the host; last, the
+# trainer's `cuda` feature compiles and links (scripts/cuda-build-check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +16,8 @@ echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU
 (cd firmware-example \
     && cargo test --no-default-features --target x86_64-unknown-linux-gnu --lib \
     && cargo build --release --bin nano33 && ./run-qemu.sh --check)
+
+echo "== trainer builds with --features cuda (compile and link only, no GPU needed)"
+./scripts/cuda-build-check.sh
 
 echo "all tests passed"
