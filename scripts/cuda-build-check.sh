@@ -50,6 +50,8 @@ system_packages=(g++ libz3-dev zlib1g-dev libzstd-dev libxml2-dev)
 step="starting"
 trap 'echo "cuda build: failed while $step" >&2' ERR
 die() { echo "cuda build: $*" >&2; trap - ERR; exit 1; }
+# the first value of a "Field: value" line in apt-cache's output
+field() { awk -v f="$1:" '$1 == f && v == "" { v = $2 } END { print v }'; }
 
 [ "$(uname -s)" = Linux ] && command -v dpkg >/dev/null || die "needs a Debian system (dpkg not found)"
 [ "$(dpkg --print-architecture)" = amd64 ] || die "only amd64 is prepared here (this is $(dpkg --print-architecture))"
@@ -109,18 +111,20 @@ if [ "$(cat "$cache/ready" 2>/dev/null)" != "$stamp" ] \
     for pin in "${pins[@]}"; do
         pkg=${pin%%=*}
         step="downloading $pin from $suite"
-        if apt-cache "${apt_opts[@]}" show "$pin" >/dev/null 2>&1; then
+        # (`apt-cache show pkg=version` prints nothing, and exits 0, when the
+        # version is gone)
+        if [ -n "$(apt-cache "${apt_opts[@]}" show "$pin" 2>/dev/null | field Version || true)" ]; then
             want=$pin
         else
-            current=$(apt-cache "${apt_opts[@]}" show "$pkg" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
-            [ -n "$current" ] || die "$pkg is not in $suite any more; update the pins in $0"
+            current=$(apt-cache "${apt_opts[@]}" policy "$pkg" 2>/dev/null | field Candidate || true)
+            [ -n "$current" ] && [ "$current" != "(none)" ] || die "$pkg is not in $suite any more; update the pins in $0"
             echo "warning: $pin is no longer in $suite; taking $pkg=$current (update the pins in $0)" >&2
             want="$pkg=$current"
         fi
         (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "$want" >/dev/null)
         deb=$(ls "$apt_dir/debs/${pkg}"_*_amd64.deb)
         step="checking the SHA256 of $deb"
-        sha=$(apt-cache "${apt_opts[@]}" show "$want" | awk '/^SHA256:/ { print $2; exit }')
+        sha=$(apt-cache "${apt_opts[@]}" show "$want" | field SHA256)
         [ -n "$sha" ] && [ "$(sha256sum "$deb" | cut -d' ' -f1)" = "$sha" ] \
             || die "$deb does not match the SHA256 of the $suite index"
         echo "   ${want} sha256 $sha"
