@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every check of matpac-edge: formatting and clippy (warnings are errors)
-# for the workspace, the Cortex-M4F runtime build and the firmware; the
-# workspace's unit, integration and cross-crate tests; the no_std runtime
-# build for Cortex-M4F; and the firmware example's QEMU run compared with the
-# host.
+# Runs every check of matpac-edge: import cycles, formatting and clippy
+# (warnings are errors) for the workspace, the Cortex-M4F runtime build and the
+# firmware; the workspace's unit, integration and cross-crate tests; the
+# no_std runtime build for Cortex-M4F; and the firmware example's QEMU run
+# compared with the host. With MATPAC_CUDA_CHECK=1, last, the trainer's `cuda`
+# feature compiles and links (scripts/cuda-build-check.sh; off by default
+# until its cold time fits CI's budget, see docs/gpu.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,5 +34,10 @@ echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU
 (cd firmware-example \
     && cargo test --no-default-features --target x86_64-unknown-linux-gnu --lib \
     && cargo build --release --bin nano33 && ./run-qemu.sh --check)
+
+if [ "${MATPAC_CUDA_CHECK:-0}" = 1 ]; then
+    echo "== trainer builds with --features cuda (compile and link only, no GPU needed)"
+    ./scripts/cuda-build-check.sh
+fi
 
 echo "all tests passed"
