@@ -137,7 +137,7 @@ typedef int32_t matpac_status;
  * What a model needs and is: the buffer sizes for `matpac_tagger_init` and the stream
  * it expects.
  */
-typedef struct matpac_model_info {
+typedef struct matpac_info {
   /**
    * Bytes of interpreter arena (`uint8_t`, any alignment).
    */
@@ -154,7 +154,7 @@ typedef struct matpac_model_info {
    * Sample rate of the PCM to push, Hz (mono, 16-bit).
    */
   uint32_t sample_rate;
-} matpac_model_info;
+} matpac_info;
 
 /**
  * Storage for one tagger: declare it (static or on the stack), pass its address to
@@ -225,9 +225,7 @@ extern "C" {
  * # Safety
  * `model` is valid for reads of `model_len` bytes; `info` is valid for a write.
  */
-matpac_status matpac_model_info(const uint8_t *model,
-                                size_t model_len,
-                                struct matpac_model_info *info);
+matpac_status matpac_model_info(const uint8_t *model, size_t model_len, struct matpac_info *info);
 
 /**
  * Initialises `*tagger` to tag a stream with the model in `model[0..model_len]`, using
@@ -290,8 +288,7 @@ matpac_status matpac_tagger_finish(struct matpac_tagger *tagger,
  * `tagger` is a storage passed to `matpac_tagger_init` (or zeroed); `info` is valid
  * for a write.
  */
-matpac_status matpac_tagger_info(const struct matpac_tagger *tagger,
-                                 struct matpac_model_info *info);
+matpac_status matpac_tagger_info(const struct matpac_tagger *tagger, struct matpac_info *info);
 
 /**
  * Writes into `*active` whether class `class_index` is currently active (an event has

@@ -237,7 +237,7 @@ pub type MatpacEventFn = Option<unsafe extern "C" fn(event: *const MatpacEvent, 
 /// it expects.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MatpacModelInfo {
+pub struct MatpacInfo {
     /// Bytes of interpreter arena (`uint8_t`, any alignment).
     pub arena_len: usize,
     /// Bytes of int8 feature window (`int8_t`: frames × mel bands).
@@ -359,7 +359,7 @@ fn parse_model<'a>(bytes: &'a [u8]) -> Result<(Model<'a>, usize, u32), Error> {
 pub unsafe extern "C" fn matpac_model_info(
     model: *const u8,
     model_len: usize,
-    info: *mut MatpacModelInfo,
+    info: *mut MatpacInfo,
 ) -> MatpacStatus {
     if info.is_null() {
         return MatpacStatus::NullPointer;
@@ -372,7 +372,7 @@ pub unsafe extern "C" fn matpac_model_info(
     };
     match parse_model(bytes) {
         Ok((model, window_len, sample_rate)) => {
-            let value = MatpacModelInfo {
+            let value = MatpacInfo {
                 arena_len: model.arena_len(),
                 window_len,
                 n_classes: model.output_len() as u32,
@@ -647,12 +647,12 @@ unsafe fn read_tagger<T>(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn matpac_tagger_info(
     tagger: *const MatpacTagger,
-    info: *mut MatpacModelInfo,
+    info: *mut MatpacInfo,
 ) -> MatpacStatus {
     // SAFETY: the caller's guarantee for `tagger`.
     let value = unsafe {
         read_tagger(tagger, |runtime, model, sample_rate| {
-            Ok(MatpacModelInfo {
+            Ok(MatpacInfo {
                 arena_len: model.arena_len(),
                 window_len: RuntimeTagger::window_len(model),
                 n_classes: runtime.n_classes() as u32,
@@ -882,9 +882,12 @@ pub extern "C" fn matpac_status_message(status: i32) -> *const c_char {
         .as_ptr()
 }
 
-/// Halts: nothing in this library panics (every access is checked), so this is never
-/// reached; a debugger finds the core spinning here if it ever is. Only on targets
-/// without an OS, behind the default `panic-handler` feature.
+/// Halts the core in a spin loop (a debugger finds it here). The runtime and this crate
+/// are written not to panic (checked accesses, errors as values), so this should never
+/// run; the compiler still links the panic paths it cannot prove unreachable, and a
+/// `no_std` static library must name a handler. Panics never unwind into C: these
+/// targets abort. Only on targets without an OS, behind the default `panic-handler`
+/// feature.
 #[cfg(all(target_os = "none", feature = "panic-handler"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {

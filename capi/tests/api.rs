@@ -50,8 +50,8 @@ impl Drop for Storage {
     }
 }
 
-fn info_of(model: &[u8]) -> MatpacModelInfo {
-    let mut info = MatpacModelInfo::default();
+fn info_of(model: &[u8]) -> MatpacInfo {
+    let mut info = MatpacInfo::default();
     let status = unsafe { matpac_model_info(model.as_ptr(), model.len(), &mut info) };
     assert_eq!(status, MatpacStatus::Ok);
     info
@@ -186,7 +186,7 @@ fn info_and_queries_describe_the_model() {
     assert_eq!(info.sample_rate, 16_000);
 
     let fixture = Fixture::new(&bytes);
-    let mut from_tagger = MatpacModelInfo::default();
+    let mut from_tagger = MatpacInfo::default();
     assert_eq!(
         unsafe { matpac_tagger_info(fixture.storage.0, &mut from_tagger) },
         MatpacStatus::Ok
@@ -263,7 +263,7 @@ fn a_class_is_active_during_its_event() {
 fn misuse_returns_a_status() {
     let model = model_bytes();
     let mut fixture = Fixture::new(&model);
-    let mut info = MatpacModelInfo::default();
+    let mut info = MatpacInfo::default();
     let mut buf = [0 as std::ffi::c_char; 64];
 
     // Null pointers.
@@ -397,7 +397,7 @@ fn misuse_returns_a_status() {
 /// The callback of a busy tagger's push: calls back into the tagger at `user`.
 unsafe extern "C" fn reenter(_: *const MatpacEvent, user: *mut c_void) {
     let calls = unsafe { &mut *user.cast::<(*mut MatpacTagger, Vec<MatpacStatus>)>() };
-    let mut info = MatpacModelInfo::default();
+    let mut info = MatpacInfo::default();
     let samples = [0i16; 4];
     calls
         .1
@@ -438,7 +438,7 @@ fn a_callback_cannot_reenter_its_tagger() {
         calls.1
     );
     // Usable again afterwards.
-    let mut info = MatpacModelInfo::default();
+    let mut info = MatpacInfo::default();
     assert_eq!(
         unsafe { matpac_tagger_info(fixture.storage.0, &mut info) },
         MatpacStatus::Ok
