@@ -9,8 +9,10 @@
 #                              # model, with at least one event
 #
 # It embeds the model and WAV of firmware-example/run-qemu.sh: MATPAC_MODEL / MATPAC_SCENE
-# (paths) replace them. The window and arena are sized exactly for the model
-# (examples/model_info.rs). QEMU_TIMEOUT (s, default 120) bounds the run.
+# (paths) replace them. WINDOW_LEN / ARENA_LEN (bytes) replace the example's static
+# buffer budgets (8 KiB and 32 KiB; the example's `sizes` line prints what the model
+# needs, and init fails with a status if the budget is short). QEMU_TIMEOUT (s, default
+# 120) bounds the run.
 #
 # Needs qemu-system-arm, arm-none-eabi-gcc and newlib (memcpy/memcmp); on Debian:
 #   apt-get install -y qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi
@@ -45,15 +47,11 @@ CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat \
     --config 'profile.release.package.matpac-runtime.opt-level=2' >&2
 lib=$root/target/thumbv7em-none-eabihf/release/libmatpac_capi.a
 
-# The buffers, sized for the model.
-nice -n 10 cargo build -q -p matpac-capi --example model_info >&2
-sizes=$("$root/target/debug/examples/model_info" "$model")
-
 elf=$out_dir/c-example.elf
-# shellcheck disable=SC2086 # $sizes is two -D flags
 nice -n 10 arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 \
     -std=c11 -Os -g -Wall -Wextra -Werror -ffunction-sections -fdata-sections \
-    -I include $sizes -DMODEL_FILE="\"$model\"" -DSCENE_FILE="\"$scene\"" \
+    -I include -DWINDOW_LEN="${WINDOW_LEN:-8192}" -DARENA_LEN="${ARENA_LEN:-32768}" \
+    -DMODEL_FILE="\"$model\"" -DSCENE_FILE="\"$scene\"" \
     -nostartfiles --specs=nano.specs --specs=nosys.specs \
     -T examples/c/mps2-an386.ld -Wl,--gc-sections -Wl,-Map="$out_dir/c-example.map" \
     examples/c/main.c examples/c/board.c examples/c/blobs.S "$lib" -o "$elf"

@@ -20,8 +20,9 @@
 extern const uint8_t matpac_model[], matpac_model_end[];
 extern const uint8_t matpac_scene[], matpac_scene_end[];
 
-/* Buffers for the model: at least what matpac_model_info reports (run-qemu-c.sh passes
- * the exact sizes of the embedded model; the defaults fit the bundled student). */
+/* Buffers for the model: a fixed budget, as firmware would reserve it (the bundled
+ * student fits; `-D` overrides). They must hold at least what matpac_model_info reports
+ * (printed on the `sizes` line); matpac_tagger_init fails with a status otherwise. */
 #ifndef WINDOW_LEN
 #define WINDOW_LEN 8192
 #endif
