@@ -20,9 +20,11 @@
 //! `unsafe` is allowed in this crate only (the workspace denies it): a C interface
 //! receives raw pointers and lengths and must turn them into references and slices, and
 //! it keeps the tagger — which borrows the model stored next to it — in memory it does
-//! not own. Every `unsafe` block states why it is sound.
+//! not own. Every `unsafe` block states why it is sound (clippy denies one that does
+//! not).
 #![no_std]
 #![allow(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 // Hosted targets (the unit and integration tests, a host build of the static library)
 // link std, whose panic handler the library then uses; targets without an OS get the
@@ -722,13 +724,15 @@ pub unsafe extern "C" fn matpac_tagger_class_name(
             class_name(model, class).ok_or(MatpacStatus::ClassOutOfRange)
         })
     };
-    match value {
-        // SAFETY: `name` and `name_len` are writable (the caller's guarantee).
-        Ok(text) => match unsafe { put(name, text.as_ptr().cast()) } {
-            MatpacStatus::Ok => unsafe { put(name_len, text.len()) },
-            status => status,
-        },
-        Err(status) => status,
+    let text = match value {
+        Ok(text) => text,
+        Err(status) => return status,
+    };
+    // SAFETY: `name` is writable (the caller's guarantee).
+    match unsafe { put(name, text.as_ptr().cast()) } {
+        // SAFETY: `name_len` is writable (the caller's guarantee).
+        MatpacStatus::Ok => unsafe { put(name_len, text.len()) },
+        status => status,
     }
 }
 

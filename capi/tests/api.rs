@@ -2,7 +2,9 @@
 //! streaming tagger's (what `matpac tag` runs) on the firmware example's model and
 //! clip, and every misuse returns its status instead of crashing.
 
-// The functions under test are `unsafe extern "C"`: calling them is the point.
+// The functions under test are `unsafe extern "C"`: calling them is the point. Every
+// call passes live buffers with their true lengths, or exactly the NULL, misaligned or
+// short arguments the interface is documented to check and reject.
 #![allow(unsafe_code)]
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
