@@ -454,8 +454,8 @@ pub unsafe extern "C" fn matpac_tagger_init(
     // SAFETY: `state` is valid and writable (above). The model is written into the
     // storage before the tagger borrows it, and the storage does not move while the
     // tagger is used (the caller's guarantee), so the reference stays valid; nothing
-    // writes `model` again until the next `matpac_tagger_init`, which drops the tagger
-    // first by changing the phase.
+    // writes `model` again until the next `matpac_tagger_init`, which first marks the
+    // storage failed, so that the old tagger is never used again.
     let model: &'static Model<'static> = unsafe {
         let slot = addr_of_mut!((*state).model);
         (*slot).write(parsed);
