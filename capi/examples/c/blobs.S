@@ -11,6 +11,3 @@ matpac_model_end:
 matpac_scene:
     .incbin SCENE_FILE
 matpac_scene_end:
-
-/* No executable stack needed (silences the linker's warning). */
-    .section .note.GNU-stack, "", %progbits
