@@ -890,9 +890,8 @@ pub extern "C" fn matpac_status_message(status: i32) -> *const c_char {
 /// are written not to panic (checked accesses, errors as values), so this should never
 /// run; the compiler still links the panic paths it cannot prove unreachable, and a
 /// `no_std` static library must name a handler. Panics never unwind into C: these
-/// targets abort. Only on targets without an OS, behind the default `panic-handler`
-/// feature.
-#[cfg(all(target_os = "none", feature = "panic-handler"))]
+/// targets abort. Only on targets without an OS; hosted targets use std's.
+#[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {
