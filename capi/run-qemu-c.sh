@@ -14,7 +14,7 @@
 # needs, and init fails with a status if the budget is short). QEMU_TIMEOUT (s, default
 # 120) bounds the run.
 #
-# Needs qemu-system-arm, arm-none-eabi-gcc and newlib (memcpy/memcmp); on Debian:
+# Needs qemu-system-arm, arm-none-eabi-gcc and newlib (headers, nano.specs); on Debian:
 #   apt-get install -y qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi
 set -euo pipefail
 cd "$(dirname "$0")"
