@@ -2,10 +2,12 @@
 # Runs every check of matpac-edge: import cycles, formatting and clippy
 # (warnings are errors) for the workspace, the Cortex-M4F runtime build and the
 # firmware; the workspace's unit, integration and cross-crate tests; the
-# no_std runtime build for Cortex-M4F; and the firmware example's QEMU run
-# compared with the host. With MATPAC_CUDA_CHECK=1, last, the trainer's `cuda`
-# feature compiles and links (scripts/cuda-build-check.sh; off by default
-# until its cold time fits CI's budget, see docs/gpu.md).
+# no_std runtime build for Cortex-M4F; the firmware example's QEMU run
+# compared with the host; and the C interface's example built with
+# arm-none-eabi-gcc and run on the same QEMU. With MATPAC_CUDA_CHECK=1, last,
+# the trainer's `cuda` feature compiles and links
+# (scripts/cuda-build-check.sh; off by default until its cold time fits CI's
+# budget, see docs/gpu.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +18,10 @@ echo "== formatting (workspace and firmware)"
 cargo fmt --all --check
 (cd firmware-example && cargo fmt --check)
 
-echo "== clippy: workspace (all targets), runtime for thumbv7em-none-eabihf, firmware (Nano 33 binary, QEMU binary, host glue tests)"
+echo "== clippy: workspace (all targets), runtime and C interface for thumbv7em-none-eabihf, firmware (Nano 33 binary, QEMU binary, host glue tests)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features -- -D warnings
+cargo clippy -p matpac-capi --target thumbv7em-none-eabihf -- -D warnings
 (cd firmware-example \
     && cargo clippy --release --bin nano33 -- -D warnings \
     && cargo clippy --release --no-default-features --features qemu --bin qemu -- -D warnings \
@@ -34,6 +37,9 @@ echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU
 (cd firmware-example \
     && cargo test --no-default-features --target x86_64-unknown-linux-gnu --lib \
     && cargo build --release --bin nano33 && ./run-qemu.sh --check)
+
+echo "== C interface: C example (arm-none-eabi-gcc, libmatpac_capi.a for thumbv7em-none-eabihf) on QEMU Cortex-M4, events equal matpac tag's, byte for byte"
+./capi/run-qemu-c.sh --check
 
 if [ "${MATPAC_CUDA_CHECK:-0}" = 1 ]; then
     echo "== trainer builds with --features cuda (compile and link only, no GPU needed)"
