@@ -71,19 +71,5 @@ if [ "$status" -ne 0 ]; then
 fi
 
 if [ "$check" -eq 1 ]; then
-    (cd "$root" && nice -n 10 cargo build -q --bin matpac >&2)
-    "$root/target/debug/matpac" tag --format text "$model" "$scene" \
-        | sed 's/^[^:]*: //' >"$out_dir/host.events"
-    grep '^onset=' "$out_dir/qemu.out" >"$out_dir/qemu.events" || true
-    if ! cmp -s "$out_dir/qemu.events" "$out_dir/host.events"; then
-        echo "run-qemu-c.sh: C example events and \`matpac tag\` events differ:" >&2
-        diff "$out_dir/host.events" "$out_dir/qemu.events" | head -20 >&2 || true
-        exit 1
-    fi
-    events=$(wc -l <"$out_dir/host.events")
-    if [ "$events" -eq 0 ]; then
-        echo "run-qemu-c.sh: the tagger found no event in the clip; nothing was compared" >&2
-        exit 1
-    fi
-    echo "run-qemu-c.sh: C example events == matpac tag events ($events events)" >&2
+    "$root/scripts/compare-events.sh" "run-qemu-c.sh: C example" "$model" "$scene" "$out_dir/qemu.out" "$out_dir"
 fi

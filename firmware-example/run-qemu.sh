@@ -63,21 +63,7 @@ if [ "$check" -eq 1 ]; then
     frames=$(grep -c '^frame ' "$out_dir/host.out")
     echo "run-qemu.sh: firmware report == host report ($frames frames, $(wc -c <"$out_dir/host.out") bytes)" >&2
 
-    (cd .. && nice -n 10 cargo build -q --bin matpac >&2)
-    ../target/debug/matpac tag --format text "${MATPAC_MODEL:-models/tagger.onnx}" \
-        "${MATPAC_SCENE:-clips/scene01_0-10s.wav}" \
-        | sed 's/^[^:]*: //' >"$out_dir/host.events"
-    grep '^onset=' "$out_dir/qemu.out" >"$out_dir/qemu.events" || true
-    if ! cmp -s "$out_dir/qemu.events" "$out_dir/host.events"; then
-        echo "run-qemu.sh: firmware events and \`matpac tag\` events differ:" >&2
-        diff "$out_dir/host.events" "$out_dir/qemu.events" | head -20 >&2 || true
-        exit 1
-    fi
-    events=$(wc -l <"$out_dir/host.events")
-    if [ "$events" -eq 0 ]; then
-        echo "run-qemu.sh: the tagger found no event in the clip; nothing was compared" >&2
-        exit 1
-    fi
-    echo "run-qemu.sh: firmware events == matpac tag events ($events events)" >&2
+    ../scripts/compare-events.sh "run-qemu.sh: firmware" "${MATPAC_MODEL:-models/tagger.onnx}" \
+        "${MATPAC_SCENE:-clips/scene01_0-10s.wav}" "$out_dir/qemu.out" "$out_dir"
     cat "$out_dir/host.events" >&2
 fi

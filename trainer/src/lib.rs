@@ -14,3 +14,4 @@ pub mod eval;
 pub mod frontend;
 pub mod io;
 pub mod matpac;
+pub mod progress;

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::readers;
 use crate::data::scenes::{
@@ -74,10 +73,10 @@ pub fn run(args: Args) -> anyhow::Result<Vec<IndexRow>> {
             args.data.display()
         );
     }
-    let bar = ProgressBar::new(idx.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("loading {bar:30} {pos}/{len} clips [{elapsed_precise}]")
-            .expect("valid template"),
+    let bar = crate::progress::bar(
+        idx.len() as u64,
+        true,
+        "loading {bar:30} {pos}/{len} clips [{elapsed_precise}]",
     );
     let clips = load_clips(&ds, &idx, SAMPLE_RATE, &bar)?;
     bar.finish_and_clear();

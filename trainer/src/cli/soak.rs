@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use matpac_runtime::Model;
 use matpac_runtime::tagger::{Event, Tagger, TaggerConfig};
 
@@ -86,12 +85,10 @@ fn report_soak(
     clip: &Path,
 ) -> anyhow::Result<()> {
     let per_rep = pcm.len() as u64;
-    let bar = ProgressBar::new(reps);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} repetitions [{elapsed_precise}<{eta_precise}] {msg}",
-        )
-        .expect("valid template"),
+    let bar = crate::progress::bar(
+        reps,
+        true,
+        "{bar:30} {pos}/{len} repetitions [{elapsed_precise}<{eta_precise}] {msg}",
     );
     let t0 = Instant::now();
     let mut second = Vec::new();

@@ -15,7 +15,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use matpac_runtime::frontend::FrontendConfig;
 
 use super::distill::DistillTargets;
@@ -182,16 +181,10 @@ pub fn distill_data(
             });
         }
     }
-    let bar = if progress {
-        ProgressBar::new(windows.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "teacher targets {bar:30} {pos}/{len} windows [{elapsed_precise}<{eta_precise}] {per_sec}",
-        )
-        .expect("valid template"),
+    let bar = crate::progress::bar(
+        windows.len() as u64,
+        progress,
+        "teacher targets {bar:30} {pos}/{len} windows [{elapsed_precise}<{eta_precise}] {per_sec}",
     );
     let started = Instant::now();
     let (t, m) = (plan.n_frames, plan.teacher.n_mels);

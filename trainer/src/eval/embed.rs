@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use matpac_runtime::frontend::FrontendConfig;
 use rayon::prelude::*;
 
@@ -228,16 +227,10 @@ pub fn embed_clips(
         });
     }
     let frontend = FloatFrontend::new(&fe)?;
-    let bar = if progress {
-        ProgressBar::new(clips.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "embedding {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}]",
-        )
-        .expect("valid template"),
+    let bar = crate::progress::bar(
+        clips.len() as u64,
+        progress,
+        "embedding {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}]",
     );
     let mut data = Vec::new();
     let mut width = 0;

@@ -2,8 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use super::MatpacError;
 use super::checkpoint;
 use super::metrics::{MetricsCsv, plot};
@@ -67,16 +65,10 @@ pub fn run(
         .unwrap_or(trainer.cfg.train.total_steps)
         .min(trainer.cfg.train.total_steps);
     let mut csv = MetricsCsv::open(&dir.join(METRICS_CSV), trainer.step)?;
-    let bar = if opts.progress {
-        ProgressBar::new(end)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
-        )
-        .expect("valid template"),
+    let bar = crate::progress::bar(
+        end,
+        opts.progress,
+        "{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
     );
     bar.set_position(trainer.step);
     let (every_log, every_ckpt) = (
