@@ -60,15 +60,8 @@ nice -n 10 arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4
     examples/c/main.c examples/c/board.c examples/c/blobs.S "$lib" -o "$elf"
 
 status=0
-timeout "${QEMU_TIMEOUT:-120}" qemu-system-arm \
-    -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
-    -semihosting-config enable=on,target=native \
-    -kernel "$elf" >"$out_dir/qemu.out" || status=$?
-cat "$out_dir/qemu.out"
-if [ "$status" -ne 0 ]; then
-    echo "run-qemu-c.sh: qemu exited with status $status (124 = timeout)" >&2
-    exit "$status"
-fi
+"$root/scripts/qemu-m4.sh" run-qemu-c.sh "$elf" "$out_dir/qemu.out" || status=$?
+[ "$status" -eq 0 ] || exit "$status"
 
 if [ "$check" -eq 1 ]; then
     "$root/scripts/compare-events.sh" "run-qemu-c.sh: C example" "$model" "$scene" "$out_dir/qemu.out" "$out_dir"

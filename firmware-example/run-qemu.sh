@@ -39,16 +39,8 @@ nice -n 10 cargo build --release --no-default-features --features qemu --bin qem
 
 # -icount shift=0: one virtual ns per instruction, so SysTick (25 MHz) counts instructions / 40.
 status=0
-timeout "${QEMU_TIMEOUT:-120}" qemu-system-arm \
-    -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
-    -icount shift=0 \
-    -semihosting-config enable=on,target=native \
-    -kernel "$elf" >"$out_dir/qemu.out" || status=$?
-cat "$out_dir/qemu.out"
-if [ "$status" -ne 0 ]; then
-    echo "run-qemu.sh: qemu exited with status $status (124 = timeout)" >&2
-    exit "$status"
-fi
+../scripts/qemu-m4.sh run-qemu.sh "$elf" "$out_dir/qemu.out" -icount shift=0 || status=$?
+[ "$status" -eq 0 ] || exit "$status"
 
 if [ "$check" -eq 1 ]; then
     nice -n 10 cargo build --release --no-default-features --target x86_64-unknown-linux-gnu \

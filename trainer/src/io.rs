@@ -167,6 +167,18 @@ pub fn read_records(
     Ok(out)
 }
 
+/// Writes a CSV file of `header` and `rows`, atomically.
+pub fn write_csv(path: &Path, header: &[&str], rows: &[csv::StringRecord]) -> io::Result<()> {
+    atomic_write(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(header)?;
+        for r in rows {
+            csv.write_record(r)?;
+        }
+        csv.flush()
+    })
+}
+
 /// `fields` as one CSV record (quoted where needed), without a line break.
 pub fn csv_record<I>(fields: I) -> String
 where

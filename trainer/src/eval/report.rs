@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::EvalError;
-use crate::io::{RecordsError, atomic_write, read_records};
+use crate::io::{RecordsError, read_records, write_csv};
 
 /// Columns of the results CSV.
 pub const RESULTS_COLUMNS: [&str; 13] = [
@@ -105,15 +105,7 @@ pub fn append_result(path: &Path, row: &ResultRow) -> Result<(), EvalError> {
         Err(e) => return Err(EvalError::Report(format!("{}: {e}", path.display()))),
     };
     rows.push(csv::StringRecord::from(row.fields().to_vec()));
-    atomic_write(path, |w| {
-        let mut csv = csv::Writer::from_writer(w);
-        csv.write_record(RESULTS_COLUMNS)?;
-        for r in &rows {
-            csv.write_record(r)?;
-        }
-        csv.flush()
-    })
-    .map_err(io)
+    write_csv(path, &RESULTS_COLUMNS, &rows).map_err(io)
 }
 
 const CELL: i32 = 34;

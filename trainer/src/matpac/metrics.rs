@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::MatpacError;
 use super::train::StepStats;
-use crate::io::{RecordsError, atomic_write, csv_record, read_records};
+use crate::io::{RecordsError, csv_record, read_records, write_csv};
 
 /// CSV columns (the order of [`csv_row`]).
 pub const CSV_COLUMNS: [&str; 12] = [
@@ -80,15 +80,7 @@ impl MetricsCsv {
                 })
                 .collect(),
         };
-        atomic_write(path, |w| {
-            let mut csv = csv::Writer::from_writer(w);
-            csv.write_record(CSV_COLUMNS)?;
-            for r in &kept {
-                csv.write_record(r)?;
-            }
-            csv.flush()
-        })
-        .map_err(|source| MatpacError::Io {
+        write_csv(path, &CSV_COLUMNS, &kept).map_err(|source| MatpacError::Io {
             path: path.to_path_buf(),
             source,
         })?;
