@@ -30,11 +30,17 @@ impl LogMel {
     /// The same values mel-major, `[n_mels, n_frames]` row-major: the layout
     /// the MATPAC encoder takes.
     pub fn mel_major(&self) -> Vec<f32> {
-        let (t, m) = (self.n_frames, self.n_mels);
-        let mut out = vec![0.0f32; m * t];
-        for (i, row) in self.data.chunks_exact(m).enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                out[j * t + i] = v;
+        self.mel_major_frames(0, self.n_frames)
+    }
+
+    /// Frames `start .. start + len` mel-major, `[n_mels, len]` row-major;
+    /// frames past the end are zero.
+    pub fn mel_major_frames(&self, start: usize, len: usize) -> Vec<f32> {
+        let m = self.n_mels;
+        let mut out = vec![0.0f32; m * len];
+        for i in 0..len.min(self.n_frames.saturating_sub(start)) {
+            for (j, &v) in self.frame(start + i).iter().enumerate() {
+                out[j * len + i] = v;
             }
         }
         out

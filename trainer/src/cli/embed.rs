@@ -97,13 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if t == 0 {
             bail!("{}: shorter than one frame", path.display());
         }
-        let mut mel_major = vec![0.0f32; m * t];
-        for (i, row) in mel.data.chunks_exact(m).enumerate() {
-            row.iter()
-                .enumerate()
-                .for_each(|(j, &v)| mel_major[j * t + i] = v);
-        }
-        let e = trainer.embed_clip(&mel_major, m, t);
+        let e = trainer.embed_clip(&mel.mel_major(), m, t);
         width = e.len();
         rows.extend(e);
     }

@@ -193,20 +193,10 @@ pub fn distill_data(
         probs: plan.pseudo_classes.then(Vec::new),
     };
     // Mel-major windows of the teacher's log-mel, in the student windows' order.
-    let teacher_windows = mels.iter().zip(&per_clip).flat_map(|(mel, &n)| {
-        (0..n).map(move |k| {
-            let start = k * plan.hop_frames;
-            let mut out = vec![0.0f32; m * t];
-            for i in 0..t {
-                // Frames past the clip's end (a clip shorter than one window) stay silent.
-                let frame = mel.data.get((start + i) * m..(start + i + 1) * m);
-                for (j, &v) in frame.unwrap_or(&[]).iter().enumerate() {
-                    out[j * t + i] = v;
-                }
-            }
-            out
-        })
-    });
+    let teacher_windows = mels
+        .iter()
+        .zip(&per_clip)
+        .flat_map(|(mel, &n)| (0..n).map(move |k| mel.mel_major_frames(k * plan.hop_frames, t)));
     let mut batch = Vec::with_capacity(BATCH);
     let mut flush = |batch: &mut Vec<Vec<f32>>| {
         let refs: Vec<&[f32]> = batch.iter().map(Vec::as_slice).collect();

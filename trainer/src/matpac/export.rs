@@ -30,30 +30,49 @@ pub struct NamedTensor {
     pub values: Vec<f32>,
 }
 
+/// The dotted Burn module path of the parameter a visitor or mapper is at
+/// (`encoder.blocks.0.norm1.gamma`), kept from its enter/exit calls.
+#[derive(Default)]
+pub(crate) struct ModulePath(Vec<String>);
+
+impl ModulePath {
+    /// Descends into `name`.
+    pub(crate) fn enter(&mut self, name: &str) {
+        self.0.push(name.to_string());
+    }
+    /// Leaves the innermost module.
+    pub(crate) fn exit(&mut self) {
+        self.0.pop();
+    }
+    /// The path, empty parts skipped.
+    pub(crate) fn name(&self) -> String {
+        self.0
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
 struct Named {
-    prefix: String,
-    path: Vec<String>,
+    path: ModulePath,
     out: Vec<NamedTensor>,
 }
 
 impl ModuleVisitor for Named {
     fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
+        self.path.enter(name);
     }
     fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
+        self.path.exit();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let t = param.val();
         let shape = t.dims().to_vec();
         let values = t.into_data().try_to_vec::<f32>().expect("f32 parameters");
-        let name = std::iter::once(self.prefix.as_str())
-            .chain(self.path.iter().map(String::as_str))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(".");
         self.out.push(NamedTensor {
-            name,
+            name: self.path.name(),
             shape,
             values,
         });
@@ -63,9 +82,10 @@ impl ModuleVisitor for Named {
 /// Every float parameter of `module`, named by its Burn module path
 /// prefixed by `prefix` (none when empty).
 pub fn named_params<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
+    let mut path = ModulePath::default();
+    path.enter(prefix);
     let mut v = Named {
-        prefix: prefix.to_string(),
-        path: Vec::new(),
+        path,
         out: Vec::new(),
     };
     module.visit(&mut v);

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Tensor, TensorData};
 
-use super::export::{NamedTensor, named_params};
+use super::export::{ModulePath, NamedTensor, named_params};
 use super::model::Student;
 
 /// Width of one attention head in the reference's ViT encoders (ViT-B: 768 / 12).
@@ -101,27 +101,6 @@ fn from_reference(values: &[f32], ours: &[usize], layout: Layout) -> Vec<f32> {
     }
 }
 
-/// Tracks the Burn module path while a visitor or mapper walks a module.
-#[derive(Default)]
-struct PathTracker(Vec<String>);
-
-impl PathTracker {
-    fn enter(&mut self, name: &str) {
-        self.0.push(name.to_string());
-    }
-    fn exit(&mut self) {
-        self.0.pop();
-    }
-    fn name(&self) -> String {
-        self.0
-            .iter()
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(".")
-    }
-}
-
 /// The student's encoder (patch projection, CLS, blocks, final norm) and its
 /// position table, in the reference's keys and layouts: the tensors of a
 /// published checkpoint, in the order the reference's `state_dict()` lists them.
@@ -163,7 +142,7 @@ pub fn expected_keys(student: &Student) -> Vec<(String, Vec<usize>)> {
 }
 
 struct Load<'a> {
-    path: PathTracker,
+    path: ModulePath,
     tensors: &'a HashMap<String, NamedTensor>,
 }
 
@@ -200,7 +179,7 @@ pub fn load_encoder<M: Module>(
     prefix: &str,
     tensors: &HashMap<String, NamedTensor>,
 ) -> M {
-    let mut path = PathTracker::default();
+    let mut path = ModulePath::default();
     if !prefix.is_empty() {
         path.enter(prefix);
     }
