@@ -175,7 +175,12 @@ impl Trainer {
         let p_t = teacher_probs(out.teacher_logits.clone(), self.centre.tensor(&plain), temp);
         let hypotheses = self.cfg.mcl.heads.max(1);
         let mcl_temperature = self.cfg.mcl.temperature(t).filter(|_| hypotheses > 1);
-        let hyp_top_share = top_share(out.best, hypotheses);
+        // One hypothesis always wins everything: no need to read the indices back.
+        let hyp_top_share = if hypotheses > 1 {
+            top_share(out.best, hypotheses)
+        } else {
+            1.0
+        };
         let lp = assigned_loss(out.hyp_losses, mcl_temperature).mean();
         let lambda = tc.lambda;
         let lc = cls_loss(out.student_logits.clone(), p_t.clone(), tc.student_temp).mean();
