@@ -23,18 +23,9 @@ pub struct ProbeOptions {
     /// Use K group folds instead of the data set's own split or folds.
     #[arg(long, value_name = "K")]
     pub folds: Option<usize>,
-    /// Seed of the group folds, validation sets and minibatch order.
+    /// Seed of the group folds (the splits' and those choosing the probe's L2 strength).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Adam learning rate of the probe.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f32,
-    /// Early-stopping patience, epochs.
-    #[arg(long, default_value_t = 30)]
-    pub patience: usize,
-    /// Upper bound on epochs.
-    #[arg(long, default_value_t = 500)]
-    pub max_epochs: usize,
     /// Embedding cache folder (default: ~/.cache/matpac-edge/embeddings).
     #[arg(long)]
     pub cache: Option<PathBuf>,
@@ -65,9 +56,6 @@ impl ProbeOptions {
     /// The probe's training settings.
     pub fn probe_config(&self) -> ProbeConfig {
         ProbeConfig {
-            lr: self.lr,
-            patience: self.patience,
-            max_epochs: self.max_epochs,
             seed: self.seed,
             ..ProbeConfig::default()
         }
@@ -149,14 +137,13 @@ pub fn probe_data(
     for s in &out.splits {
         let map = s.map.map_or_else(String::new, |m| format!(", mAP {m:.4}"));
         println!(
-            "{}: accuracy {:.2} %{map} (fit {}, val {}, test {}; epoch {} of {})",
+            "{}: accuracy {:.2} %{map} (fit {}, test {}; L2 {:.0e} chosen on {} group folds)",
             s.name,
             100.0 * s.accuracy,
             s.n_fit,
-            s.n_val,
             s.n_test,
-            s.epochs.1,
-            s.epochs.0
+            s.l2,
+            s.n_folds
         );
     }
     Ok((ds, out))

@@ -182,6 +182,34 @@ pub fn group_folds(
         .collect())
 }
 
+/// Group folds of a training side for choosing hyper-parameters: `k` (at most
+/// the number of groups) pairs of (fit, validation) clip indices, every group
+/// in exactly one validation part. Empty with fewer than two groups.
+pub fn selection_folds(
+    ds: &Dataset,
+    train: &[usize],
+    k: usize,
+    seed: u64,
+) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let groups: BTreeSet<&str> = train.iter().map(|&i| ds.clips[i].group.as_str()).collect();
+    let k = k.min(groups.len());
+    let Ok(fold_of) = group_folds(ds, train, k, seed ^ 0x7365_6c65_6374) else {
+        return Vec::new();
+    };
+    (0..k)
+        .map(|f| {
+            let side = |val: bool| {
+                fold_of
+                    .iter()
+                    .filter(|&&(_, g)| (g == f) == val)
+                    .map(|&(i, _)| i)
+                    .collect()
+            };
+            (side(false), side(true))
+        })
+        .collect()
+}
+
 /// Splits a training side into (fit, validation) by group, about
 /// [`VALIDATION_FRACTION`] of the clips in validation, stratified by label.
 /// With fewer than two groups the validation set is the training set itself

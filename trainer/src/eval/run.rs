@@ -1,30 +1,33 @@
-//! The probe over all splits of a data set: for each split, a validation set
-//! carved out of the training side by group (unless the data set gives one),
-//! a probe trained with early stopping, test metrics; the confusion matrices
-//! of all splits summed.
+//! The probe over all splits of a data set: for each split, the probe's L2
+//! strength chosen on group folds of the training side (or on the data set's
+//! own validation clips), the probe refitted on the whole training side, test
+//! metrics; the confusion matrices of all splits summed.
 
 use super::EvalError;
-use super::probe::{ProbeConfig, ProbeData, Task, mean_std, train};
+use super::probe::{Fold, ProbeConfig, ProbeData, Task, mean_std, train};
 use crate::data::dataset::Dataset;
-use crate::data::splits::{SplitIndices, crossing_group, validation};
+use crate::data::splits::{SplitIndices, crossing_group, selection_folds};
+
+/// Group folds of the training side that choose the probe's L2 strength.
+pub const SELECTION_FOLDS: usize = 5;
 
 /// What one split gave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SplitOutcome {
     /// Split name.
     pub name: String,
-    /// Clips the probe was fitted on.
+    /// Clips the final probe was fitted on (the whole training side).
     pub n_fit: usize,
-    /// Validation clips (early stopping).
-    pub n_val: usize,
+    /// Folds that chose the L2 strength (0: the grid's middle value).
+    pub n_folds: usize,
     /// Test clips.
     pub n_test: usize,
     /// Test accuracy.
     pub accuracy: f64,
     /// Test mAP (multi-label).
     pub map: Option<f64>,
-    /// Epochs run / epoch kept.
-    pub epochs: (usize, usize),
+    /// The L2 strength chosen.
+    pub l2: f64,
 }
 
 /// What the probe gave on a data set.
@@ -95,37 +98,52 @@ pub fn probe_dataset(
         if s.train.is_empty() || s.test.is_empty() {
             return Err(fail("an empty train or test side".into()));
         }
-        let (fit, val) = if s.val.is_empty() {
-            validation(ds, &s.train, cfg.seed.wrapping_add(k as u64))
-        } else {
-            (s.train.clone(), s.val.clone())
-        };
         for (a, b, what) in [
             (&s.train, &s.test, "train and test"),
             (&s.val, &s.test, "validation and test"),
+            (&s.train, &s.val, "train and validation"),
         ] {
             if let Some(g) = crossing_group(ds, a, b) {
                 return Err(fail(format!("group `{g}` is in both {what}")));
             }
         }
-        if fit != val
-            && let Some(g) = crossing_group(ds, &fit, &val)
-        {
-            return Err(fail(format!("group `{g}` is in both fit and validation")));
-        }
-        let probe = train(&data, &fit, &val, cfg);
+        let (train_rows, folds): (Vec<usize>, Vec<Fold>) = if s.val.is_empty() {
+            let folds = selection_folds(
+                ds,
+                &s.train,
+                SELECTION_FOLDS,
+                cfg.seed.wrapping_add(k as u64),
+            );
+            for (fit, val) in &folds {
+                if let Some(g) = crossing_group(ds, fit, val) {
+                    return Err(fail(format!("group `{g}` is in both fit and validation")));
+                }
+            }
+            let folds = folds
+                .into_iter()
+                .map(|(fit, val)| Fold { fit, val })
+                .collect();
+            (s.train.clone(), folds)
+        } else {
+            let fold = Fold {
+                fit: s.train.clone(),
+                val: s.val.clone(),
+            };
+            ([&s.train[..], &s.val[..]].concat(), vec![fold])
+        };
+        let probe = train(&data, &train_rows, &folds, cfg).map_err(|e| fail(e.to_string()))?;
         let m = probe.evaluate(x, &labels, &s.test);
         for (row, add) in confusion.iter_mut().zip(&m.confusion) {
             row.iter_mut().zip(add).for_each(|(a, b)| *a += b);
         }
         out.push(SplitOutcome {
             name: s.name.clone(),
-            n_fit: fit.len(),
-            n_val: val.len(),
+            n_fit: train_rows.len(),
+            n_folds: folds.len(),
             n_test: s.test.len(),
             accuracy: m.accuracy,
             map: m.map,
-            epochs: (probe.epochs, probe.best_epoch),
+            l2: probe.l2,
         });
     }
     Ok(ProbeOutcome {
