@@ -5,20 +5,18 @@
 //! of the student `S`.
 
 use super::student_args::StudentTraining;
-use crate::data::{readers, splits};
+use crate::data::readers;
 use crate::device::DeviceArgs;
 use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
-use crate::edge::features::FeatureStats;
-use crate::edge::pipeline::{standardise, train_test, windows_of};
-use crate::edge::scene_thresholds::{choose as choose_on_scenes, score_scene, validation_scenes};
+use crate::edge::pipeline::{SplitWindows, standardise};
+use crate::edge::scene_thresholds::tune_on_validation_scenes;
 use crate::edge::student::StudentConfig;
 use crate::edge::tagger_head::{
     EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
     micro_f1, scores, top1, train, train_head, with_new_head,
 };
 use matpac_runtime::frontend::FrontendConfig;
-use matpac_runtime::tagger::TaggerConfig;
 use std::path::PathBuf;
 
 /// Arguments of `matpac train-tagger`.
@@ -91,6 +89,16 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
              (e.g. from `matpac distill`), or drop --freeze-backbone to train the whole network"
         );
     }
+    if !(0.0..=1.0).contains(&args.min_threshold)
+        || args.min_threshold > args.max_threshold
+        || args.max_threshold > 1.0
+    {
+        anyhow::bail!(
+            "--min-threshold {} / --max-threshold {}: need 0 ≤ min ≤ max ≤ 1",
+            args.min_threshold,
+            args.max_threshold
+        );
+    }
     let ds = readers::open(&args.data)?;
     let frontend = FrontendConfig::default();
     let n = ds.labels.len();
@@ -114,27 +122,24 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         Some((_, config, _)) => config.clone(),
         None => args.training.student(n)?,
     };
-    let (train_side, test) = train_test(&ds);
-    let (fit, val) = splits::validation(&ds, &train_side, args.training.seed);
+    let split = SplitWindows::prepare(
+        &ds,
+        args.training.seed,
+        &frontend,
+        &student,
+        init.as_ref().map(|i| i.2),
+    )?;
+    let SplitWindows {
+        fit, val, stats, ..
+    } = &split;
+    let [fit_w, val_w, test_w] = &split.windows;
     eprintln!(
-        "{}: {} labels; clips fit {} / val {} / test {}",
+        "{}: {} labels; clips fit {} / val {} / test {}; windows fit {} / val {} / test {}; features mean {:.3} std {:.3}",
         ds.name,
         n,
         fit.len(),
         val.len(),
-        test.len()
-    );
-    let mut fit_w = windows_of(&ds, &fit, &frontend, &student)?;
-    let mut val_w = windows_of(&ds, &val, &frontend, &student)?;
-    let mut test_w = windows_of(&ds, &test, &frontend, &student)?;
-    let stats = init
-        .as_ref()
-        .map_or_else(|| FeatureStats::from_windows(&fit_w.x), |i| i.2);
-    for w in [&mut fit_w, &mut val_w, &mut test_w] {
-        standardise(w, &stats);
-    }
-    eprintln!(
-        "windows fit {} / val {} / test {}; features mean {:.3} std {:.3}",
+        split.test.len(),
         fit_w.x.len(),
         val_w.x.len(),
         test_w.x.len(),
@@ -167,7 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     // The clips the augmented windows are drawn from, with the settings.
     let augmented = match augment {
         Some(cfg) => Some((
-            ClipPool::from_dataset(&ds, &fit, &frontend, student.n_frames)?,
+            ClipPool::from_dataset(&ds, fit, &frontend, student.n_frames)?,
             cfg,
         )),
         None => None,
@@ -185,64 +190,41 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
                 draw: Box::new(|epoch| {
                     let mut w = draw_epoch(pool, cfg, &frontend, n_frames, tc.seed, epoch)
                         .expect("the front end accepted this configuration above");
-                    standardise(&mut w, &stats);
+                    standardise(&mut w, stats);
                     w
                 }),
             }
         }
-        None => TrainWindows::Fixed(&fit_w),
+        None => TrainWindows::Fixed(fit_w),
     };
     let (model, _) = match init {
         Some((model, _, _)) if tc.freeze_backbone => {
-            train_head(model, &student, &tc, &fit_w, &val_w, &device, log)
+            train_head(model, &student, &tc, fit_w, val_w, &device, log)
         }
-        Some((model, _, _)) => fine_tune(model, &student, &tc, windows, &val_w, &device, log),
-        None => train(&student, &tc, windows, &val_w, &device, log),
+        Some((model, _, _)) => fine_tune(model, &student, &tc, windows, val_w, &device, log),
+        None => train(&student, &tc, windows, val_w, &device, log),
     };
     let plain = device.inner();
     let val_s = scores(&model, &student, &val_w.x, &plain);
-    if !(0.0..=1.0).contains(&args.min_threshold)
-        || args.min_threshold > args.max_threshold
-        || args.max_threshold > 1.0
-    {
-        anyhow::bail!(
-            "--min-threshold {} / --max-threshold {}: need 0 ≤ min ≤ max ≤ 1",
-            args.min_threshold,
-            args.max_threshold
-        );
-    }
     let mut thresholds =
         choose_thresholds(&val_s, &val_w.y, (args.min_threshold, args.max_threshold));
-    let held_out = !val.is_empty() && val != fit;
-    let scene_choice = if args.val_scenes > 0 && held_out {
-        let scenes = validation_scenes(&ds, &val, &frontend, args.val_scenes, args.training.seed)?;
-        let scored = scenes
-            .into_iter()
-            .map(|(pcm, truth)| {
-                score_scene(
-                    &model,
-                    &student,
-                    &stats,
-                    &frontend,
-                    &pcm,
-                    truth,
-                    TaggerConfig::default().stride_frames,
-                    &plain,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let choice = choose_on_scenes(
-            &scored,
-            &ds.labels,
-            TaggerConfig::default(),
+    let scene_choice = if args.val_scenes > 0 && split.has_held_out() {
+        let choice = tune_on_validation_scenes(
+            &model,
+            &student,
+            stats,
             &frontend,
-            student.n_frames,
+            &ds,
+            val,
+            args.val_scenes,
+            args.training.seed,
             &thresholds,
             (args.min_threshold, args.max_threshold),
-        );
+            &plain,
+        )?;
         eprintln!(
             "validation scenes ({}): event F1 {:.3} with smoothing {}, top-k {} and per-class thresholds {:?}",
-            scored.len(),
+            args.val_scenes,
             choice.metrics.event.f1(),
             choice.tagger.smoothing_windows,
             choice.tagger.top_k,
@@ -273,7 +255,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     });
     let info = StudentInfo {
         student,
-        features: stats,
+        features: *stats,
         class_names: ds.labels.clone(),
         thresholds,
         tagger: scene_choice.as_ref().map(|c| c.tagger),

@@ -54,6 +54,57 @@ pub fn train_test(ds: &Dataset) -> (Vec<usize>, Vec<usize>) {
     (train, test)
 }
 
+/// The labelled windows of a data set's three sides, standardised.
+#[derive(Debug, Clone)]
+pub struct SplitWindows {
+    /// Clips the model is fitted on.
+    pub fit: Vec<usize>,
+    /// Held-out groups of the training side (thresholds, validation scenes).
+    pub val: Vec<usize>,
+    /// The data set's test side (may be empty).
+    pub test: Vec<usize>,
+    /// Windows of `fit`, `val`, `test`.
+    pub windows: [LabelledWindows; 3],
+    /// The standardisation applied.
+    pub stats: FeatureStats,
+}
+
+impl SplitWindows {
+    /// Splits `ds` (its test side; validation groups of the training side
+    /// drawn with `seed`), cuts every clip into `student`'s windows and
+    /// standardises them with `stats`, or with the fitting windows' own
+    /// statistics without.
+    pub fn prepare(
+        ds: &Dataset,
+        seed: u64,
+        frontend: &FrontendConfig,
+        student: &StudentConfig,
+        stats: Option<FeatureStats>,
+    ) -> Result<Self, FeatureError> {
+        let (train_side, test) = train_test(ds);
+        let (fit, val) = crate::data::splits::validation(ds, &train_side, seed);
+        let mut windows: [LabelledWindows; 3] = Default::default();
+        for (w, idx) in windows.iter_mut().zip([&fit, &val, &test]) {
+            *w = windows_of(ds, idx, frontend, student)?;
+        }
+        let stats = stats.unwrap_or_else(|| FeatureStats::from_windows(&windows[0].x));
+        windows.iter_mut().for_each(|w| standardise(w, &stats));
+        Ok(Self {
+            fit,
+            val,
+            test,
+            windows,
+            stats,
+        })
+    }
+
+    /// Whether validation is a held-out part (not the fitting set itself,
+    /// as with a single group).
+    pub fn has_held_out(&self) -> bool {
+        !self.val.is_empty() && self.val != self.fit
+    }
+}
+
 /// Standardises every window in place.
 pub fn standardise(w: &mut LabelledWindows, stats: &FeatureStats) {
     for x in &mut w.x {

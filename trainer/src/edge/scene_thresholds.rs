@@ -161,6 +161,61 @@ pub fn validation_scenes(
         .collect())
 }
 
+/// Thresholds, smoothing and top-k of `model` chosen on `count` validation
+/// scenes of the clips `val` ([`validation_scenes`], [`score_scene`] at the
+/// default tagger stride, [`choose`]); `fallback` are the window-level
+/// thresholds kept for classes without validation events.
+#[allow(clippy::too_many_arguments)]
+pub fn tune_on_validation_scenes(
+    model: &Student,
+    student: &StudentConfig,
+    stats: &FeatureStats,
+    frontend: &FrontendConfig,
+    ds: &Dataset,
+    val: &[usize],
+    count: usize,
+    seed: u64,
+    fallback: &[f32],
+    range: (f32, f32),
+    device: &Device,
+) -> Result<Choice, SceneTuningError> {
+    let scored = validation_scenes(ds, val, frontend, count, seed)?
+        .into_iter()
+        .map(|(pcm, truth)| {
+            score_scene(
+                model,
+                student,
+                stats,
+                frontend,
+                &pcm,
+                truth,
+                TaggerConfig::default().stride_frames,
+                device,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(choose(
+        &scored,
+        &ds.labels,
+        TaggerConfig::default(),
+        frontend,
+        student.n_frames,
+        fallback,
+        range,
+    ))
+}
+
+/// Why validation scenes could not be made or scored.
+#[derive(Debug, thiserror::Error)]
+pub enum SceneTuningError {
+    /// A validation clip could not be read.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// The front end rejected a scene.
+    #[error(transparent)]
+    Frontend(#[from] FrontendError),
+}
+
 /// What [`choose`] picked and how it scores on the scenes it was chosen on.
 #[derive(Debug, Clone)]
 pub struct Choice {
