@@ -16,9 +16,14 @@
 //!   3.8 KB where buffering the PCM itself took 12 KB. The DWT cycle count of the
 //!   slowest frame push is logged every second; frames that do not fit are counted and
 //!   logged as overruns, never blocked on.
+//! * With the `usb-serial` feature, the events also go out as `matpac tag` text lines
+//!   on a USB CDC-ACM serial port ([`usb`]), for boards without a probe.
 
 #![no_std]
 #![no_main]
+
+#[cfg(feature = "usb-serial")]
+mod usb;
 
 use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
@@ -33,8 +38,8 @@ use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
 use embassy_time::Timer;
 use matpac_firmware_example::tags::{ARENA_LEN, FRAME_LEN, MAX_CLASSES, WINDOW_LEN};
-use matpac_runtime::Model;
 use matpac_runtime::tagger::{FeatureStream, FrameTagger, TaggerConfig};
+use matpac_runtime::{Model, metadata};
 use panic_probe as _;
 use static_cell::StaticCell;
 
@@ -203,19 +208,27 @@ async fn main(_spawner: Spawner) {
         dwt_ok
     );
 
+    #[cfg(feature = "usb-serial")]
+    usb::start(high, p.USBD, rate);
+    // The class names borrow the model bytes, which are static.
+    let class_names = model.metadata(metadata::CLASS_NAMES).unwrap_or("");
     let (mut worst_cycles, mut samples) = (0u32, 0u32);
     loop {
         let frame = FRAMES.receive().await;
         let start = DWT::cycle_count();
         let pushed = tagger.push_frame(&frame, |e| {
             let ms = |s: u64| s * 1000 / u64::from(rate);
+            let name = metadata::list(class_names).nth(e.class).unwrap_or("");
             defmt::info!(
-                "event class={=usize} onset={=u64} ms offset={=u64} ms score={=f32}",
+                "event class={=usize} ({=str}) onset={=u64} ms offset={=u64} ms score={=f32}",
                 e.class,
+                name,
                 ms(e.onset),
                 ms(e.offset),
                 e.score
             );
+            #[cfg(feature = "usb-serial")]
+            usb::send(e, name);
         });
         if let Err(e) = pushed {
             defmt::error!("tagger: {}", e);
