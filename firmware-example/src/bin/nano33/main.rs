@@ -64,6 +64,8 @@ static EXECUTOR_HIGH: InterruptExecutor = InterruptExecutor::new();
 /// The sampler's front end (8.7 KB), here rather than in the task's future: a
 /// task argument moved into an async fn is stored twice in its future.
 static FEATURES: StaticCell<FeatureStream> = StaticCell::new();
+/// The parsed model, built in place here for the same reasons.
+static PARSED: StaticCell<Model<'static>> = StaticCell::new();
 
 #[interrupt]
 unsafe fn EGU1_SWI1() {
@@ -123,17 +125,18 @@ async fn main(_spawner: Spawner) {
     let _mic_power = Output::new(p.P0_17, Level::High, OutputDrive::HighDrive);
     Timer::after_millis(10).await;
 
-    let model = match Model::parse(MODEL) {
+    let model: &'static Model<'static> = match Model::parse_in(PARSED.uninit(), MODEL) {
         Ok(model) => model,
         Err(e) => {
             defmt::error!("model: {}", e);
             halt(&mut led)
         }
     };
-    // Straight into its static: a local here would stay in this task's future
-    // (a moved-from local keeps its slot until the end of its scope).
-    let features: &'static mut FeatureStream = match FeatureStream::new(&model) {
-        Ok(f) if f.n_mels() == FRAME_LEN => FEATURES.init(f),
+    // Built in its static: a local here would stay in this task's future (a
+    // moved-from local keeps its slot until the end of its scope), and a value
+    // returned through `Result` is copied through the stack.
+    let features: &'static mut FeatureStream = match FeatureStream::init(FEATURES.uninit(), model) {
+        Ok(f) if f.n_mels() == FRAME_LEN => f,
         Ok(f) => {
             defmt::error!(
                 "model frames have {=usize} bands, the firmware {=usize}",
@@ -162,7 +165,7 @@ async fn main(_spawner: Spawner) {
     }
     let mut window = [0i8; WINDOW_LEN];
     let mut arena = [0u8; ARENA_LEN];
-    let config = match TaggerConfig::for_model(&model) {
+    let config = match TaggerConfig::for_model(model) {
         Ok(config) => config,
         Err(e) => {
             defmt::error!("tagger: {}", e);
@@ -170,7 +173,7 @@ async fn main(_spawner: Spawner) {
         }
     };
     let mut tagger = match FrameTagger::<MAX_CLASSES>::new(
-        &model,
+        model,
         config,
         &mut window[..window_len],
         &mut arena[..arena_len],
