@@ -30,7 +30,7 @@ bind_interrupts!(struct UsbIrqs {
 
 /// The pid.codes test VID/PID (1209:0001), for a device that is not distributed.
 const VID_PID: (u16, u16) = (0x1209, 0x0001);
-/// Bytes per USB packet (full speed bulk and control endpoints).
+/// Bytes per USB packet (full-speed bulk endpoints; the control endpoint's too).
 const MAX_PACKET: usize = 64;
 /// Events waiting for the host.
 const EVENT_QUEUE: usize = 8;
@@ -81,8 +81,6 @@ async fn serve(usbd: Peri<'static, peripherals::USBD>, sample_rate: u32) {
     let mut config = Config::new(VID_PID.0, VID_PID.1);
     config.manufacturer = Some("matpac-edge");
     config.product = Some("matpac nano33 tagger");
-    config.max_power = 100;
-    config.max_packet_size_0 = MAX_PACKET as u8;
     // In this task's static future: the configuration descriptor (CDC-ACM: 75 B),
     // the BOS descriptor (12 B) and the control buffer.
     let mut config_descriptor = [0u8; 128];
