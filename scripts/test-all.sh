@@ -3,7 +3,8 @@
 # (warnings are errors) for the workspace, the Cortex-M4F runtime build and the
 # firmware; the workspace's unit, integration and cross-crate tests; the
 # no_std runtime build for Cortex-M4F; the firmware example's QEMU run
-# compared with the host; and the C interface's example built with
+# compared with the host and its bootloader image checked without a board
+# (flash-bootloader.sh --dry-run); and the C interface's example built with
 # arm-none-eabi-gcc and run on the same QEMU. With MATPAC_CUDA_CHECK=1, last,
 # the trainer's `cuda` feature compiles and links
 # (scripts/cuda-build-check.sh; off by default until its cold time fits CI's
