@@ -8,7 +8,8 @@
 //! `Tagger::init`, `Model::parse_in`) instead write each field of a
 //! `&mut MaybeUninit<T>` in place and return the initialised `&mut T`; the by-value
 //! constructors (`new`, `parse`) are [`build`] over them, so there is one
-//! definition of each.
+//! definition of each. Each `init` ends with an exhaustive pattern over its type's
+//! fields, so that a field added later fails to compile until `init` writes it.
 //!
 //! This is the only place besides the DSP intrinsics that allows `unsafe`: writing
 //! fields through raw pointers into uninitialised memory, and the `MaybeUninit`

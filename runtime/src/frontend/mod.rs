@@ -109,7 +109,24 @@ impl Frontend {
             (&raw mut (*p).power).write_bytes(0, 1);
             (&raw mut (*p).mel_sums).write_bytes(0, 1);
             (&raw mut (*p).frame).write_bytes(0, 1);
-            Ok(slot.assume_init_mut())
+            let this = slot.assume_init_mut();
+            // No `..`: a field added to `Frontend` fails to compile here until it is
+            // written above.
+            let Self {
+                config: _,
+                window: _,
+                mel: _,
+                log: _,
+                max_scale_exp: _,
+                used_bins: _,
+                samples: _,
+                filled: _,
+                fft: _,
+                power: _,
+                mel_sums: _,
+                frame: _,
+            } = this;
+            Ok(this)
         }
     }
 

@@ -160,7 +160,20 @@ impl<'a> Model<'a> {
             (&raw mut (*lowered).output).write(output);
             (&raw mut (*p).proto).write(proto);
             (&raw mut (*p).arena_len).write(arena_len);
-            Ok(slot.assume_init_mut())
+            let this = slot.assume_init_mut();
+            // No `..`: a new field fails to compile here until it is written above.
+            let Self {
+                proto: _,
+                lowered:
+                    lower::Lowered {
+                        steps: _,
+                        tensors: _,
+                        input: _,
+                        output: _,
+                    },
+                arena_len: _,
+            } = this;
+            Ok(this)
         }
     }
 

@@ -47,7 +47,15 @@ impl FeatureStream {
             (&raw mut (*p).quantizer).write(quantizer);
             (&raw mut (*p).n_mels).write(n_mels);
             (&raw mut (*p).frame).write_bytes(0, 1);
-            Ok(slot.assume_init_mut())
+            let this = slot.assume_init_mut();
+            // No `..`: a new field fails to compile here until it is written above.
+            let Self {
+                frontend: _,
+                quantizer: _,
+                n_mels: _,
+                frame: _,
+            } = this;
+            Ok(this)
         }
     }
 

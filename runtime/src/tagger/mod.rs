@@ -212,7 +212,13 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         unsafe {
             FeatureStream::init(crate::in_place::field(&raw mut (*p).features), model)?;
             (&raw mut (*p).frames).write(FrameTagger::new(model, config, window, arena)?);
-            Ok(slot.assume_init_mut())
+            let this = slot.assume_init_mut();
+            // No `..`: a new field fails to compile here until it is written above.
+            let Self {
+                features: _,
+                frames: _,
+            } = this;
+            Ok(this)
         }
     }
 
