@@ -7,11 +7,14 @@
 #
 #   ./flash-bootloader.sh                       # build, check, wait for the bootloader, flash
 #   ./flash-bootloader.sh --port /dev/ttyACM1   # another port (macOS: /dev/cu.usbmodem…, Windows: COM5)
-#   ./flash-bootloader.sh --dry-run             # build and check only; print the bossac command
+#   ./flash-bootloader.sh --touch               # no double tap: reset the running firmware into
+#                                               # the bootloader with a 1200-baud touch
+#   ./flash-bootloader.sh --dry-run             # build and check only; print the commands
 #
-# Before flashing, double-tap the board's reset button: the orange LED pulses and the
-# board enumerates as the bootloader's serial port (the script asks for it, then waits for
-# the port).
+# Before flashing, the board must be in its bootloader: double-tap the reset button (the
+# orange LED pulses; the script asks for it, then waits for the port), or pass --touch
+# when the board runs this firmware with `usb-serial` (or an Arduino sketch): opening its
+# port at 1200 baud and closing it resets it into the bootloader, as the Arduino IDE does.
 #
 # BOSSAC (a path) picks the bossac; otherwise `bossac` on PATH, then the one the
 # Arduino mbed core installs (Arduino's fork: upstream bossac does not know the
@@ -22,12 +25,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 dry_run=0
+touch=0
 port=
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) dry_run=1 ;;
+        --touch) touch=1 ;;
         --port) port=${2:?--port needs a serial port}; shift ;;
-        *) echo "usage: $0 [--dry-run] [--port PORT]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--dry-run] [--touch] [--port PORT]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -99,8 +104,16 @@ port=${port:-${default_port:-/dev/ttyACM0}}
 # Arduino's upload command for the Nano 33 BLE (its platform's bossac pattern): the
 # bootloader writes the image at the application start.
 command=("${bossac:-bossac}" -d "--port=$port" -U -i -e -w -R "$bin")
+# The 1200-baud touch: open at 1200 baud, close (DTR drops).
+case "$(uname -s)" in
+    Darwin) touch_command=(stty -f "$port" 1200) ;;
+    *) touch_command=(stty -F "$port" 1200) ;;
+esac
 
 if [ "$dry_run" -eq 1 ]; then
+    if [ "$touch" -eq 1 ]; then
+        echo "flash-bootloader.sh: dry run; would run: ${touch_command[*]}" >&2
+    fi
     echo "flash-bootloader.sh: dry run; would run: ${command[*]}" >&2
     exit 0
 fi
@@ -109,8 +122,13 @@ if [ -z "$bossac" ]; then
     exit 127
 fi
 # The application's own serial port may have the same name as the bootloader's: wait for
-# the user, then for the port to enumerate (device files only; Windows' COMn are not).
-if [ -t 0 ]; then
+# the reset (touch or user), then for the port to enumerate (device files only; Windows'
+# COMn are not).
+if [ "$touch" -eq 1 ]; then
+    echo "resetting the board into its bootloader (1200-baud touch on $port) ..." >&2
+    "${touch_command[@]}"
+    sleep 2
+elif [ -t 0 ]; then
     read -r -p "double-tap the reset button (the orange LED pulses), then press Enter " _
 fi
 case "$port" in

@@ -8,17 +8,22 @@
 //! queue; it discards events while no program has the port open (DTR low), and
 //! while a program has it open but does not read, its write waits, the queue fills
 //! and further events are dropped.
+//!
+//! The port also answers Arduino's "1200-baud touch" (a host opens it at 1200 baud
+//! and closes it) by resetting into the bootloader, as the Arduino core for this
+//! board does, so `arduino-cli upload` and `flash-bootloader.sh --touch` need no
+//! double tap on the reset button.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use embassy_executor::{SendSpawner, Spawner};
-use embassy_futures::join::join;
+use embassy_futures::join::join3;
 use embassy_nrf::usb::Driver;
 use embassy_nrf::usb::vbus_detect::{self, HardwareVbusDetect};
 use embassy_nrf::{Peri, bind_interrupts, peripherals, usb};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
-use embassy_usb::class::cdc_acm::{CdcAcmClass, State};
+use embassy_usb::class::cdc_acm::{CdcAcmClass, ControlChanged, Receiver, Sender, State};
 use embassy_usb::{Builder, Config};
 use matpac_firmware_example::line::EventLine;
 use matpac_runtime::tagger::Event;
@@ -34,6 +39,11 @@ const VID_PID: (u16, u16) = (0x1209, 0x0001);
 const MAX_PACKET: usize = 64;
 /// Events waiting for the host.
 const EVENT_QUEUE: usize = 8;
+/// The baud rate whose setting, followed by closing the port, asks for the bootloader.
+const TOUCH_BAUD: u32 = 1200;
+/// What the Arduino bootloader finds in GPREGRET after a reset to stay in serial
+/// bootloader mode (the Arduino core's `DFU_MAGIC_SERIAL_ONLY_RESET`).
+const BOOTLOADER_MAGIC: u8 = 0x4e;
 
 /// Events (and their class names, from the model bytes) from the tagger to the port.
 static EVENTS: Channel<CriticalSectionRawMutex, (Event, &'static str), EVENT_QUEUE> =
@@ -95,14 +105,37 @@ async fn serve(usbd: Peri<'static, peripherals::USBD>, sample_rate: u32) {
         &mut [],
         &mut control,
     );
-    let mut class = CdcAcmClass::new(&mut builder, &mut state, MAX_PACKET as u16);
+    let class = CdcAcmClass::new(&mut builder, &mut state, MAX_PACKET as u16);
+    let (mut sender, receiver, control) = class.split_with_control();
     let mut device = builder.build();
-    join(device.run(), write_events(&mut class, sample_rate)).await;
+    join3(
+        device.run(),
+        write_events(&mut sender, sample_rate),
+        bootloader_on_touch(&control, &receiver),
+    )
+    .await;
+}
+
+/// Resets into the bootloader when the host sets [`TOUCH_BAUD`] and drops DTR.
+async fn bootloader_on_touch<'d>(
+    control: &ControlChanged<'d>,
+    receiver: &Receiver<'d, Driver<'d, HardwareVbusDetect>>,
+) -> ! {
+    loop {
+        control.control_changed().await;
+        if receiver.line_coding().data_rate() == TOUCH_BAUD && !control.dtr() {
+            defmt::info!("usb: 1200-baud touch: resetting into the bootloader");
+            nrf_pac::POWER
+                .gpregret()
+                .write(|w| w.set_gpregret(BOOTLOADER_MAGIC));
+            cortex_m::peripheral::SCB::sys_reset();
+        }
+    }
 }
 
 /// Writes each queued event as one line while the port is open (DTR set).
 async fn write_events<'d>(
-    class: &mut CdcAcmClass<'d, Driver<'d, HardwareVbusDetect>>,
+    class: &mut Sender<'d, Driver<'d, HardwareVbusDetect>>,
     sample_rate: u32,
 ) -> ! {
     loop {
