@@ -4,10 +4,10 @@
 //! (`matpac_firmware_example::line`).
 //!
 //! The tagger never waits for the host: [`send`] queues the event in [`EVENTS`]
-//! ([`EVENT_QUEUE`] deep) or drops it (counted in the defmt log). The USB task always drains the
-//! queue; it discards events while no program has the port open (DTR low), and
-//! while a program has it open but does not read, its write waits, the queue fills
-//! and further events are dropped.
+//! ([`EVENT_QUEUE`] deep) or drops it (counted in the defmt log). The USB task
+//! always drains the queue; it discards events while no program has the port open
+//! (DTR low), and while a program has it open but does not read, its write waits,
+//! the queue fills and further events are dropped.
 //!
 //! The port also answers Arduino's "1200-baud touch" (a host opens it at 1200 baud
 //! and closes it) by resetting into the bootloader, as the Arduino core for this
