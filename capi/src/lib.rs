@@ -333,8 +333,8 @@ unsafe fn put<T>(out: *mut T, value: T) -> MatpacStatus {
 }
 
 /// What `matpac_model_info` reports of the model in `bytes`. The model is built in
-/// place in this frame (about 6 KB; returned by value it would be copied through
-/// several frames) and its front end only checked, not built.
+/// place in this frame (returned by value it would be copied through several frames)
+/// and its front end only checked, not built.
 fn model_info(bytes: &[u8]) -> Result<MatpacInfo, Error> {
     let mut model = MaybeUninit::uninit();
     let model = Model::parse_in(&mut model, bytes)?;

@@ -70,7 +70,7 @@ impl Frontend {
     }
 
     /// Whether [`Self::new`] accepts `config` (the same errors), without building the
-    /// front end: only its filterbank, about 2 KB.
+    /// front end: only its filterbank.
     pub fn check(config: &FrontendConfig) -> Result<(), Error> {
         Self::filterbank(config).map(drop)
     }

@@ -133,8 +133,8 @@ impl<'a> Model<'a> {
         crate::in_place::build(|slot| Self::parse_in(slot, bytes))
     }
 
-    /// [`Self::parse`] built directly in `slot` (no copy of the ~6 KB model through
-    /// the stack; for C callers and statics); returns it. On error `slot` stays
+    /// [`Self::parse`] built directly in `slot` (no copy of the model through the
+    /// stack; for C callers and statics); returns it. On error `slot` stays
     /// uninitialised (partly written, never read).
     #[allow(unsafe_code)]
     pub fn parse_in<'s>(

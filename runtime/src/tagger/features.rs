@@ -29,8 +29,8 @@ impl FeatureStream {
         crate::in_place::build(|slot| Self::init(slot, model))
     }
 
-    /// [`Self::new`] built directly in `slot` (no copy of the ~9 KB front end
-    /// through the stack); returns it. On error `slot` stays uninitialised.
+    /// [`Self::new`] built directly in `slot` (no copy of the front end through the
+    /// stack); returns it. On error `slot` stays uninitialised.
     #[allow(unsafe_code)]
     pub fn init<'s>(
         slot: &'s mut MaybeUninit<Self>,
@@ -60,7 +60,7 @@ impl FeatureStream {
     }
 
     /// Whether [`Self::new`] accepts `model` (the same errors), without building the
-    /// ~9 KB front end; returns the front end's configuration.
+    /// front end; returns the front end's configuration.
     pub fn check(model: &Model<'_>) -> Result<FrontendConfig, Error> {
         let (frontend_config, _, _) = Self::settings(model)?;
         Frontend::check(&frontend_config)?;

@@ -193,8 +193,8 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         crate::in_place::build(|slot| Self::init(slot, model, config, window, arena))
     }
 
-    /// [`Self::new`] built directly in `slot` (no copy of the ~11 KB tagger through
-    /// the stack; for C callers and statics); returns it. On error `slot` stays
+    /// [`Self::new`] built directly in `slot` (no copy of the tagger through the
+    /// stack; for C callers and statics); returns it. On error `slot` stays
     /// uninitialised.
     #[allow(unsafe_code)]
     pub fn init<'s>(
