@@ -3,7 +3,8 @@
 # (warnings are errors) for the workspace, the Cortex-M4F runtime build and the
 # firmware; the workspace's unit, integration and cross-crate tests; the
 # no_std runtime build for Cortex-M4F; the firmware example's QEMU run
-# compared with the host; and the C interface's example built with
+# compared with the host and its bootloader image checked without a board
+# (flash-bootloader.sh --dry-run); and the C interface's example built with
 # arm-none-eabi-gcc and run on the same QEMU. With MATPAC_CUDA_CHECK=1, last,
 # the trainer's `cuda` feature compiles and links
 # (scripts/cuda-build-check.sh; off by default until its cold time fits CI's
@@ -18,12 +19,13 @@ echo "== formatting (workspace and firmware)"
 cargo fmt --all --check
 (cd firmware-example && cargo fmt --check)
 
-echo "== clippy: workspace (all targets), runtime and C interface for thumbv7em-none-eabihf, firmware (Nano 33 binary, QEMU binary, host glue tests)"
+echo "== clippy: workspace (all targets), runtime and C interface for thumbv7em-none-eabihf, firmware (Nano 33 binary with and without usb-serial, QEMU binary, host glue tests)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features -- -D warnings
 cargo clippy -p matpac-capi --target thumbv7em-none-eabihf -- -D warnings
 (cd firmware-example \
     && cargo clippy --release --bin nano33 -- -D warnings \
+    && cargo clippy --release --bin nano33 --features usb-serial -- -D warnings \
     && cargo clippy --release --no-default-features --features qemu --bin qemu -- -D warnings \
     && cargo clippy --no-default-features --target x86_64-unknown-linux-gnu --lib --tests -- -D warnings)
 
@@ -33,10 +35,11 @@ cargo test --workspace
 echo "== runtime builds for thumbv7em-none-eabihf (no_std, no default features)"
 cargo build -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features
 
-echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run (DSP kernel check, report and events equal the host's, byte for byte)"
+echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run (DSP kernel check, report and events equal the host's, byte for byte); the bootloader .bin (usb-serial) builds and starts with its vector table at 0x10000 (no board)"
 (cd firmware-example \
     && cargo test --no-default-features --target x86_64-unknown-linux-gnu --lib \
-    && cargo build --release --bin nano33 && ./run-qemu.sh --check)
+    && cargo build --release --bin nano33 && ./run-qemu.sh --check \
+    && ./flash-bootloader.sh --dry-run)
 
 echo "== C interface: C example (arm-none-eabi-gcc, libmatpac_capi.a for thumbv7em-none-eabihf) on QEMU Cortex-M4, events equal matpac tag's, byte for byte"
 ./capi/run-qemu-c.sh --check

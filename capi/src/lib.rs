@@ -332,21 +332,28 @@ unsafe fn put<T>(out: *mut T, value: T) -> MatpacStatus {
     MatpacStatus::Ok
 }
 
-/// Parses a model and checks that the tagger can run it; returns it, its window length
-/// and its sample rate.
-fn parse_model<'a>(bytes: &'a [u8]) -> Result<(Model<'a>, usize, u32), Error> {
-    let model = Model::parse(bytes)?;
-    // Builds the front end and quantiser (checks the front-end metadata).
-    let features = matpac_runtime::tagger::FeatureStream::new(&model)?;
-    TaggerConfig::for_model(&model)?;
+/// What `matpac_model_info` reports of the model in `bytes`. The model is built in
+/// place in this frame (returned by value it would be copied through several frames)
+/// and its front end only checked, not built.
+fn model_info(bytes: &[u8]) -> Result<MatpacInfo, Error> {
+    let mut model = MaybeUninit::uninit();
+    let model = Model::parse_in(&mut model, bytes)?;
+    let frontend = matpac_runtime::tagger::FeatureStream::check(model)?;
+    TaggerConfig::for_model(model)?;
+    // `matpac_tagger_init` gets this error from the tagger itself (its capacity is
+    // the same constant).
     if model.output_len() > MATPAC_MAX_CLASSES {
         return Err(Error::Capacity {
             what: "tagger classes",
             limit: MATPAC_MAX_CLASSES,
         });
     }
-    let window_len = RuntimeTagger::window_len(&model);
-    Ok((model, window_len, features.config().sample_rate))
+    Ok(MatpacInfo {
+        arena_len: model.arena_len(),
+        window_len: RuntimeTagger::window_len(model),
+        n_classes: model.output_len() as u32,
+        sample_rate: frontend.sample_rate,
+    })
 }
 
 /// Describes the model in `model[0..model_len]` (an int8 tagger ONNX file, as
@@ -372,17 +379,9 @@ pub unsafe extern "C" fn matpac_model_info(
         Ok(bytes) => bytes,
         Err(status) => return status,
     };
-    match parse_model(bytes) {
-        Ok((model, window_len, sample_rate)) => {
-            let value = MatpacInfo {
-                arena_len: model.arena_len(),
-                window_len,
-                n_classes: model.output_len() as u32,
-                sample_rate,
-            };
-            // SAFETY: `info` is writable (the caller's guarantee).
-            unsafe { put(info, value) }
-        }
+    match model_info(bytes) {
+        // SAFETY: `info` is writable (the caller's guarantee).
+        Ok(value) => unsafe { put(info, value) },
         Err(e) => MatpacStatus::of(&e),
     }
 }
@@ -446,29 +445,30 @@ pub unsafe extern "C" fn matpac_tagger_init(
         Ok(buffers) => buffers,
         Err(status) => return status,
     };
-    let (parsed, _, sample_rate) = match parse_model(bytes) {
-        Ok(parsed) => parsed,
+    // SAFETY: `state` is valid and writable (above), and the storage does not move
+    // while the tagger is used (the caller's guarantee), so the model built in place
+    // in it stays where the tagger's reference points; nothing writes `model` again
+    // until the next `matpac_tagger_init`, which first marks the storage failed, so
+    // that the old tagger is never used again. The tagger's slot is a disjoint field.
+    let (model_slot, tagger_slot) = unsafe {
+        (
+            &mut *addr_of_mut!((*state).model),
+            &mut *addr_of_mut!((*state).tagger),
+        )
+    };
+    let model: &'static Model<'static> = match Model::parse_in(model_slot, bytes) {
+        Ok(model) => model,
         // SAFETY: `state` is valid and writable (above).
         Err(e) => return unsafe { fail(state, e) },
     };
-    // SAFETY: `state` is valid and writable (above). The model is written into the
-    // storage before the tagger borrows it, and the storage does not move while the
-    // tagger is used (the caller's guarantee), so the reference stays valid; nothing
-    // writes `model` again until the next `matpac_tagger_init`, which first marks the
-    // storage failed, so that the old tagger is never used again.
-    let model: &'static Model<'static> = unsafe {
-        let slot = addr_of_mut!((*state).model);
-        (*slot).write(parsed);
-        (*slot).assume_init_ref()
-    };
     let built = TaggerConfig::for_model(model)
-        .and_then(|config| RuntimeTagger::new(model, config, window, arena));
+        .and_then(|config| RuntimeTagger::init(tagger_slot, model, config, window, arena));
     match built {
         Ok(runtime) => {
+            let sample_rate = runtime.frontend_config().sample_rate;
             // SAFETY: `state` is valid and writable (above); the phase becomes READY
-            // only once the tagger is written.
+            // only once the tagger is built.
             unsafe {
-                addr_of_mut!((*state).tagger).write(MaybeUninit::new(runtime));
                 addr_of_mut!((*state).sample_rate).write(sample_rate);
                 addr_of_mut!((*state).phase).write(PHASE_READY);
             }

@@ -8,6 +8,8 @@
 //!   (`examples/host_report.rs` writes the same text on the host).
 //! * [`tags`]: runs the runtime's streaming `Tagger` over a PCM clip and writes its
 //!   events in `matpac tag`'s text format (QEMU binary and host compare them).
+//! * [`line`](mod@line): one event as one line of that format, into any writer or a fixed
+//!   buffer (the board's USB serial port).
 //! * [`pcm`]: little-endian 16-bit PCM decoding and WAV data lookup.
 //! * [`kernel_check`]: the runtime's DSP-extension kernels against its generic ones,
 //!   run by the QEMU binary on Cortex-M4.
@@ -27,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod kernel_check;
+pub mod line;
 pub mod pcm;
 pub mod report;
 pub mod tags;

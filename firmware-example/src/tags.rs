@@ -15,6 +15,7 @@ use core::fmt::Write;
 use matpac_runtime::Model;
 use matpac_runtime::tagger::{Tagger, TaggerConfig};
 
+use crate::line::write_line;
 use crate::pcm::decode_s16le;
 use crate::report::ReportError;
 
@@ -46,7 +47,7 @@ pub fn write_events<W: Write>(
     let mut chunk = [0i16; CHUNK];
     let mut on_event = |e: matpac_runtime::tagger::Event, name: &str, out: &mut W| {
         events += 1;
-        failed |= e.write_text(out, name, rate).is_err() || writeln!(out).is_err();
+        failed |= write_line(out, &e, name, rate).is_err();
     };
     // The tagger borrows the model's class names; the closure needs them by index.
     let names = |class: usize| {

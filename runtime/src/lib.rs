@@ -29,6 +29,7 @@ pub mod engine;
 pub mod error;
 pub mod fixed;
 pub mod frontend;
+mod in_place;
 pub mod metadata;
 pub mod model;
 pub mod tagger;

@@ -206,3 +206,67 @@ fn models_without_tagger_metadata_are_rejected() {
         );
     }
 }
+
+#[test]
+fn in_place_constructors_equal_the_by_value_ones() {
+    let bytes = loudness_model(&tagger_metadata());
+    let mut slot = std::mem::MaybeUninit::uninit();
+    let model = Model::parse_in(&mut slot, &bytes).unwrap();
+    assert_eq!(model.arena_len(), Model::parse(&bytes).unwrap().arena_len());
+    let config = FeatureStream::check(model).unwrap();
+    assert_eq!(&config, FeatureStream::new(model).unwrap().config());
+
+    let pcm = clip(&[(2.0, 3.5), (6.0, 6.8)]);
+    let mut window = vec![0i8; T * M];
+    let mut arena = vec![0u8; model.arena_len()];
+    let mut tagger_slot = std::mem::MaybeUninit::uninit();
+    let tagger = Tagger::<4>::init(
+        &mut tagger_slot,
+        model,
+        TaggerConfig::default(),
+        &mut window,
+        &mut arena,
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    tagger.push(&pcm, |e| events.push(e)).unwrap();
+    tagger.finish(|e| events.push(e));
+    assert_eq!(events, run(model, &pcm, 160));
+}
+
+#[test]
+fn check_fails_as_the_feature_stream_does() {
+    let full = tagger_metadata();
+    // A configuration that parses but the fixed-point front end cannot run.
+    let mut fft_1024 = String::new();
+    let config = FrontendConfig {
+        n_fft: 1024,
+        ..FrontendConfig::default()
+    };
+    metadata::write_frontend(&config, &mut fft_1024).unwrap();
+    for (key, value) in [
+        (metadata::FEATURE_STD, "0"),
+        (metadata::FEATURE_MEAN, "x"),
+        (metadata::FRONTEND, "n_mels=0"),
+        (metadata::FRONTEND, fft_1024.as_str()),
+    ] {
+        let md: Vec<_> = full
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    if *k == key {
+                        value.to_string()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect();
+        let bytes = loudness_model(&md);
+        let model = Model::parse(&bytes).unwrap();
+        let new = FeatureStream::new(&model).err();
+        assert!(new.is_some(), "{key}={value}");
+        assert_eq!(FeatureStream::check(&model).err(), new, "{key}={value}");
+    }
+}

@@ -16,6 +16,8 @@ pub use config::{FFT_BINS, FFT_LEN, FrontendConfig, MAX_MELS, PCM_SCALE};
 pub use log::LOG_MEL_FRAC_BITS;
 pub use quantize::FeatureQuantizer;
 
+use core::mem::MaybeUninit;
+
 use crate::Error;
 use log::LogQ;
 use mel::MelQ;
@@ -64,25 +66,68 @@ impl Frontend {
     /// Builds the tables for `config` (fixed-point constraints:
     /// [`FrontendConfig::validate_fixed`]).
     pub fn new(config: &FrontendConfig) -> Result<Self, Error> {
+        crate::in_place::build(|slot| Self::init(slot, config))
+    }
+
+    /// Whether [`Self::new`] accepts `config` (the same errors), without building the
+    /// front end: only its filterbank.
+    pub fn check(config: &FrontendConfig) -> Result<(), Error> {
+        Self::filterbank(config).map(drop)
+    }
+
+    /// The checked configuration's filterbank: every way [`Self::new`] can fail.
+    fn filterbank(config: &FrontendConfig) -> Result<MelQ, Error> {
         config.validate_fixed()?;
-        let mel = MelQ::new(config)?;
+        MelQ::new(config)
+    }
+
+    /// [`Self::new`] built directly in `slot` (no copy of the front end through the
+    /// stack); returns it. On error `slot` stays uninitialised.
+    #[allow(unsafe_code)]
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        config: &FrontendConfig,
+    ) -> Result<&'s mut Self, Error> {
+        let mel = Self::filterbank(config)?;
         let log = LogQ::new(config.log_eps);
-        let max_scale_exp = max_scale_exp(&mel, &log);
-        let used_bins = mel.used_bins();
-        Ok(Self {
-            config: *config,
-            window: HannQ15::new(config.win_length),
-            mel,
-            log,
-            max_scale_exp,
-            used_bins,
-            samples: [0; FFT_LEN],
-            filled: 0,
-            fft: [0.0; FFT_LEN],
-            power: [0; FFT_BINS],
-            mel_sums: [0; MAX_MELS],
-            frame: [0; MAX_MELS],
-        })
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` points to `slot`, valid and exclusively ours for writes. Each
+        // field is written once through a raw pointer (no reference to uninitialised
+        // memory is made); the zeroed fields are arrays of integers or `f32`, for which
+        // all-zero bytes are valid values (0 and 0.0). Every field is written before
+        // `assume_init_mut`.
+        unsafe {
+            (&raw mut (*p).max_scale_exp).write(max_scale_exp(&mel, &log));
+            (&raw mut (*p).used_bins).write(mel.used_bins());
+            (&raw mut (*p).mel).write(mel);
+            (&raw mut (*p).log).write(log);
+            (&raw mut (*p).config).write(*config);
+            (&raw mut (*p).window).write(HannQ15::new(config.win_length));
+            (&raw mut (*p).filled).write(0);
+            (&raw mut (*p).samples).write_bytes(0, 1);
+            (&raw mut (*p).fft).write_bytes(0, 1);
+            (&raw mut (*p).power).write_bytes(0, 1);
+            (&raw mut (*p).mel_sums).write_bytes(0, 1);
+            (&raw mut (*p).frame).write_bytes(0, 1);
+            let this = slot.assume_init_mut();
+            // No `..`: a field added to `Frontend` fails to compile here until it is
+            // written above.
+            let Self {
+                config: _,
+                window: _,
+                mel: _,
+                log: _,
+                max_scale_exp: _,
+                used_bins: _,
+                samples: _,
+                filled: _,
+                fft: _,
+                power: _,
+                mel_sums: _,
+                frame: _,
+            } = this;
+            Ok(this)
+        }
     }
 
     /// The configuration this front end runs.

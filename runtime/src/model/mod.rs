@@ -46,6 +46,8 @@ pub mod protobuf;
 pub mod shape;
 pub mod tensor_data;
 
+use core::mem::MaybeUninit;
+
 use crate::Error;
 pub use lower::{InputSpec, MAX_STEPS, MAX_TENSORS, OutputSpec};
 pub use program::{Quant, Step, TailOp, TensorSlot};
@@ -128,14 +130,51 @@ impl<'a> Model<'a> {
     /// Parses, validates and plans an ONNX model (see the [module docs](self)
     /// for the supported subset). Any malformed or unsupported input is an [`Error`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        crate::in_place::build(|slot| Self::parse_in(slot, bytes))
+    }
+
+    /// [`Self::parse`] built directly in `slot` (no copy of the model through the
+    /// stack; for C callers and statics); returns it. On error `slot` stays
+    /// uninitialised (partly written, never read).
+    #[allow(unsafe_code)]
+    pub fn parse_in<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        bytes: &'a [u8],
+    ) -> Result<&'s mut Self, Error> {
         let proto = onnx::ModelProto::parse(bytes)?;
-        let mut lowered = lower::lower(&proto)?;
-        let arena_len = plan::plan(&mut lowered.tensors)?;
-        Ok(Self {
-            proto,
-            lowered,
-            arena_len,
-        })
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` points to `slot`, valid and exclusively ours for writes. The
+        // step and tensor lists are written (empty) through raw pointers before the
+        // only references to them are made, which `lower` and `plan` fill; those
+        // references end before the remaining fields are written once each through
+        // raw pointers. Every field is written before `assume_init_mut`.
+        unsafe {
+            let lowered = &raw mut (*p).lowered;
+            (&raw mut (*lowered).steps).write(heapless::Vec::new());
+            (&raw mut (*lowered).tensors).write(heapless::Vec::new());
+            let steps = &mut (*lowered).steps;
+            let tensors = &mut (*lowered).tensors;
+            let (input, output) = lower::lower(&proto, steps, tensors)?;
+            let arena_len = plan::plan(tensors)?;
+            (&raw mut (*lowered).input).write(input);
+            (&raw mut (*lowered).output).write(output);
+            (&raw mut (*p).proto).write(proto);
+            (&raw mut (*p).arena_len).write(arena_len);
+            let this = slot.assume_init_mut();
+            // No `..`: a new field fails to compile here until it is written above.
+            let Self {
+                proto: _,
+                lowered:
+                    lower::Lowered {
+                        steps: _,
+                        tensors: _,
+                        input: _,
+                        output: _,
+                    },
+                arena_len: _,
+            } = this;
+            Ok(this)
+        }
     }
 
     /// Bytes of scratch memory [`crate::engine::Interpreter::new`] needs.

@@ -46,6 +46,7 @@ use crate::frontend::FrontendConfig;
 use crate::metadata;
 use crate::model::Model;
 use core::fmt::Write;
+use core::mem::MaybeUninit;
 
 /// Largest number of windows averaged by the smoother.
 pub const MAX_SMOOTHING: usize = 8;
@@ -189,10 +190,36 @@ impl<'m, 'a, 'r, const C: usize> Tagger<'m, 'a, 'r, C> {
         window: &'r mut [i8],
         arena: &'r mut [u8],
     ) -> Result<Self, Error> {
-        Ok(Self {
-            features: FeatureStream::new(model)?,
-            frames: FrameTagger::new(model, config, window, arena)?,
-        })
+        crate::in_place::build(|slot| Self::init(slot, model, config, window, arena))
+    }
+
+    /// [`Self::new`] built directly in `slot` (no copy of the tagger through the
+    /// stack; for C callers and statics); returns it. On error `slot` stays
+    /// uninitialised.
+    #[allow(unsafe_code)]
+    pub fn init<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        model: &'m Model<'a>,
+        config: TaggerConfig,
+        window: &'r mut [i8],
+        arena: &'r mut [u8],
+    ) -> Result<&'s mut Self, Error> {
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` points to `slot`, valid and exclusively ours for writes; the
+        // feature stream is built in its field (borrowed alone, for that call), the
+        // frame tagger written once through a raw pointer. Both fields are written
+        // before `assume_init_mut`.
+        unsafe {
+            FeatureStream::init(crate::in_place::field(&raw mut (*p).features), model)?;
+            (&raw mut (*p).frames).write(FrameTagger::new(model, config, window, arena)?);
+            let this = slot.assume_init_mut();
+            // No `..`: a new field fails to compile here until it is written above.
+            let Self {
+                features: _,
+                frames: _,
+            } = this;
+            Ok(this)
+        }
     }
 
     /// The front end's configuration (from the model's metadata).

@@ -25,7 +25,7 @@ const UNBOUND_OUTPUT: Output = Output {
 /// An int8 activation: either an arena tensor (QOperator) or the
 /// `DequantizeLinear` of one (QDQ), with its quantisation and shape.
 fn activation<'a>(
-    l: &Lower<'a>,
+    l: &Lower<'a, '_>,
     sym: Sym<'a>,
     qop: bool,
 ) -> Result<(Tid, Option<Quant>, Shape), Error> {
@@ -46,14 +46,14 @@ struct Weights<'a> {
     quant: WeightQuant<'a>,
 }
 
-fn int8_raw<'a>(l: &Lower<'a>, c: &Const<'a>) -> Result<&'a [u8], Error> {
+fn int8_raw<'a>(l: &Lower<'a, '_>, c: &Const<'a>) -> Result<&'a [u8], Error> {
     c.data
         .raw_i8()
         .ok_or_else(|| l.err("weights must be int8 stored as raw_data"))
 }
 
 fn qdq_weights<'a>(
-    l: &Lower<'a>,
+    l: &Lower<'a, '_>,
     sym: Sym<'a>,
     out_axis: usize,
     channels: impl Fn(&Const<'a>) -> usize,
@@ -69,7 +69,12 @@ fn qdq_weights<'a>(
 
 /// A bias of `n` elements: int32 in accumulator units (QOperator), or a
 /// dequantised int32 / float constant (QDQ).
-fn bias<'a>(l: &Lower<'a>, sym: Option<Sym<'a>>, n: usize, qop: bool) -> Result<Bias<'a>, Error> {
+fn bias<'a>(
+    l: &Lower<'a, '_>,
+    sym: Option<Sym<'a>>,
+    n: usize,
+    qop: bool,
+) -> Result<Bias<'a>, Error> {
     let check = |c: &Const<'a>| {
         if c.len() != n {
             return Err(l.err("bias length must equal the output channels"));
@@ -103,7 +108,7 @@ fn bias<'a>(l: &Lower<'a>, sym: Option<Sym<'a>>, n: usize, qop: bool) -> Result<
 }
 
 fn ints_attr<const N: usize>(
-    l: &Lower<'_>,
+    l: &Lower<'_, '_>,
     node: &Node<'_>,
     name: &str,
     default: [usize; N],
@@ -128,7 +133,7 @@ fn ints_attr<const N: usize>(
 /// Spatial geometry shared by convolution and pooling: output size and
 /// padding from `kernel_shape`, `strides`, `dilations`, `pads`, `auto_pad`.
 fn geometry(
-    l: &Lower<'_>,
+    l: &Lower<'_, '_>,
     node: &Node<'_>,
     in_chw: [usize; 3],
     kernel: [usize; 2],
@@ -190,7 +195,7 @@ fn geometry(
     })
 }
 
-fn nchw(l: &Lower<'_>, shape: Shape) -> Result<[usize; 3], Error> {
+fn nchw(l: &Lower<'_, '_>, shape: Shape) -> Result<[usize; 3], Error> {
     if shape.rank() != 4 || shape.dim(0) != 1 {
         return Err(l.err("expected an NCHW tensor with batch 1"));
     }
@@ -199,7 +204,7 @@ fn nchw(l: &Lower<'_>, shape: Shape) -> Result<[usize; 3], Error> {
 
 /// `QLinearConv` (inputs x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B)
 /// or QDQ `Conv` (x, w[, B], all dequantised).
-pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+pub(crate) fn conv<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let qop = node.op == "QLinearConv";
     let (x, x_quant, x_shape) = activation(l, l.input(node, 0)?, qop)?;
     let in_chw = nchw(l, x_shape)?;
@@ -286,7 +291,7 @@ pub(crate) fn conv<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
 /// `y_scale`, `y_zp` inputs 6 and 7 of both `QLinearConv` and
 /// `QLinearMatMul`), QDQ ops stay pending until their `QuantizeLinear`.
 fn finish<'a>(
-    l: &mut Lower<'a>,
+    l: &mut Lower<'a, '_>,
     node: &Node<'a>,
     qop: bool,
     out_shape: Shape,
@@ -331,7 +336,7 @@ fn finish<'a>(
 
 /// `QLinearMatMul` (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp), QDQ
 /// `MatMul` (a, b) or QDQ `Gemm` (a, b[, c]) with a constant right-hand side.
-pub(crate) fn matmul<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+pub(crate) fn matmul<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let qop = node.op == "QLinearMatMul";
     let gemm = node.op == "Gemm";
     let (a, a_quant, a_shape) = activation(l, l.input(node, 0)?, qop)?;
@@ -413,7 +418,7 @@ pub(crate) fn matmul<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error
 }
 
 /// `DequantizeLinear → [Relu/Clip on the grid] → AveragePool | GlobalAveragePool`.
-pub(crate) fn pool<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+pub(crate) fn pool<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let f = match l.input(node, 0)? {
         Sym::F(f) if f.tail.is_empty() => f,
         _ => return Err(l.err("pool input must be a DequantizeLinear output")),
@@ -466,7 +471,7 @@ pub(crate) fn pool<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> 
 
 /// A float clamp of dequantised values expressed as an int8 clamp; exact only
 /// when each finite bound is itself a dequantised grid value (0 always is).
-fn grid_clamp(l: &Lower<'_>, clamp: (f32, f32), q: Quant) -> Result<(i8, i8), Error> {
+fn grid_clamp(l: &Lower<'_, '_>, clamp: (f32, f32), q: Quant) -> Result<(i8, i8), Error> {
     let to_q = |v: f32, default: i8| -> Result<i8, Error> {
         if v.is_infinite() {
             return Ok(default);

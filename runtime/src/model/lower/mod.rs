@@ -115,19 +115,21 @@ pub(crate) enum Sym<'a> {
 pub(crate) const NO_CLAMP: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
 
 /// Lowering state.
-pub(crate) struct Lower<'a> {
+pub(crate) struct Lower<'a, 'l> {
     pub graph: Graph<'a>,
     pub opset: i64,
     syms: heapless::Vec<(&'a str, Sym<'a>), MAX_SYMBOLS>,
-    pub steps: heapless::Vec<Step<'a>, MAX_STEPS>,
-    pub tensors: heapless::Vec<TensorSlot, MAX_TENSORS>,
+    /// The model's steps, written in place ([`lower`]).
+    pub steps: &'l mut heapless::Vec<Step<'a>, MAX_STEPS>,
+    /// The model's arena tensors, written in place.
+    pub tensors: &'l mut heapless::Vec<TensorSlot, MAX_TENSORS>,
     pub input: Option<InputSpec<'a>>,
     input_name: &'a str,
     pub node_index: usize,
     pub op: &'a str,
 }
 
-impl<'a> Lower<'a> {
+impl<'a> Lower<'a, '_> {
     /// An error naming the current node.
     pub fn err(&self, reason: &'static str) -> Error {
         Error::UnsupportedNode {
@@ -240,8 +242,16 @@ impl<'a> Lower<'a> {
     }
 }
 
-/// Validates and lowers a parsed model.
-pub(crate) fn lower<'a>(proto: &ModelProto<'a>) -> Result<Lowered<'a>, Error> {
+/// Validates and lowers a parsed model: its steps and arena tensors into `steps`
+/// and `tensors` (emptied first; the model's own, so that they are built in place);
+/// returns its input and output.
+pub(crate) fn lower<'a>(
+    proto: &ModelProto<'a>,
+    steps: &mut heapless::Vec<Step<'a>, MAX_STEPS>,
+    tensors: &mut heapless::Vec<TensorSlot, MAX_TENSORS>,
+) -> Result<(InputSpec<'a>, OutputSpec<'a>), Error> {
+    steps.clear();
+    tensors.clear();
     let graph = proto.graph;
     if proto.opset != 0 && !(10..=23).contains(&proto.opset) {
         return Err(Error::InvalidModel {
@@ -295,8 +305,8 @@ pub(crate) fn lower<'a>(proto: &ModelProto<'a>) -> Result<Lowered<'a>, Error> {
         graph,
         opset: if proto.opset == 0 { 13 } else { proto.opset },
         syms: heapless::Vec::new(),
-        steps: heapless::Vec::new(),
-        tensors: heapless::Vec::new(),
+        steps,
+        tensors,
         input: None,
         input_name: input.name,
         node_index: 0,
@@ -329,7 +339,7 @@ pub(crate) fn lower<'a>(proto: &ModelProto<'a>) -> Result<Lowered<'a>, Error> {
     let expr = ops::elementwise_of(&l, &f)?;
     let at = l.steps.len() + 1;
     l.use_operands(&expr, at);
-    for step in &l.steps {
+    for step in l.steps.iter() {
         let bound = match step {
             Step::Conv(s) => s.y.tensor,
             Step::MatMul(s) => s.y.tensor,
@@ -345,14 +355,10 @@ pub(crate) fn lower<'a>(proto: &ModelProto<'a>) -> Result<Lowered<'a>, Error> {
     let input = l.input.ok_or(Error::InvalidModel {
         reason: "graph input is never quantised",
     })?;
-    Ok(Lowered {
-        steps: l.steps,
-        tensors: l.tensors,
-        input,
-        output: OutputSpec {
-            name: output_name,
-            expr,
-            tail: f.tail,
-        },
-    })
+    let output = OutputSpec {
+        name: output_name,
+        expr,
+        tail: f.tail,
+    };
+    Ok((input, output))
 }

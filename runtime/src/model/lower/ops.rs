@@ -17,7 +17,7 @@ use crate::model::shape::Shape;
 use crate::model::tensor_data::DataType;
 
 /// Lowers one node.
-pub(crate) fn lower_node<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+pub(crate) fn lower_node<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     match node.op {
         "QuantizeLinear" => quantize(l, node),
         "DequantizeLinear" => dequantize(l, node),
@@ -59,7 +59,10 @@ pub(crate) fn quant_clamp(clamp: (f32, f32), q: Quant) -> (i8, i8) {
 }
 
 /// A float value's element-wise expression (not for pending integer results).
-pub(crate) fn elementwise_of<'a>(l: &Lower<'a>, f: &FExpr<'a>) -> Result<Elementwise<'a>, Error> {
+pub(crate) fn elementwise_of<'a>(
+    l: &Lower<'a, '_>,
+    f: &FExpr<'a>,
+) -> Result<Elementwise<'a>, Error> {
     match f.kind {
         FKind::Deq { t, quant } => Ok(Elementwise {
             a: Operand::Tensor {
@@ -84,7 +87,7 @@ pub(crate) fn elementwise_of<'a>(l: &Lower<'a>, f: &FExpr<'a>) -> Result<Element
     }
 }
 
-fn quantize<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+fn quantize<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let scale = l.const_input(node, 1)?;
     let zp = l
         .opt_const_input(node, 2)?
@@ -150,7 +153,7 @@ fn quantize<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
     }
 }
 
-fn dequantize<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+fn dequantize<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let scale = l.const_input(node, 1)?;
     let zp = l.opt_const_input(node, 2)?;
     let axis = node.attr("axis")?.and_then(|a| a.i).unwrap_or(1);
@@ -194,14 +197,14 @@ fn dequantize<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
 }
 
 /// Float `F` input, with no tail unless the op may join the tail.
-fn float_input<'a>(l: &Lower<'a>, node: &Node<'a>) -> Result<FExpr<'a>, Error> {
+fn float_input<'a>(l: &Lower<'a, '_>, node: &Node<'a>) -> Result<FExpr<'a>, Error> {
     match l.input(node, 0)? {
         Sym::F(f) => Ok(f),
         _ => Err(l.err("input must be a dequantised (float) value")),
     }
 }
 
-fn scalar_f32(l: &Lower<'_>, c: Option<Const<'_>>, default: f32) -> Result<f32, Error> {
+fn scalar_f32(l: &Lower<'_, '_>, c: Option<Const<'_>>, default: f32) -> Result<f32, Error> {
     match c {
         None => Ok(default),
         Some(c) if c.len() == 1 && c.data.dtype == DataType::Float => c
@@ -213,7 +216,7 @@ fn scalar_f32(l: &Lower<'_>, c: Option<Const<'_>>, default: f32) -> Result<f32, 
     }
 }
 
-fn clamp<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+fn clamp<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let mut f = float_input(l, node)?;
     let (lo, hi) = if node.op == "Relu" {
         (0.0, f32::INFINITY)
@@ -245,7 +248,7 @@ fn clamp<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
     l.define(node, Sym::F(f))
 }
 
-fn reshape<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+fn reshape<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let x = l.input(node, 0)?;
     let shape = match &x {
         Sym::Q { shape, .. } => *shape,
@@ -281,7 +284,7 @@ fn reshape<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
     l.define(node, sym)
 }
 
-fn reshape_target(l: &Lower<'_>, node: &Node<'_>, from: Shape) -> Result<Shape, Error> {
+fn reshape_target<'a>(l: &Lower<'a, '_>, node: &Node<'a>, from: Shape) -> Result<Shape, Error> {
     let c = l.const_input(node, 1)?;
     if c.data.dtype != DataType::Int64 || c.shape.rank() != 1 || c.len() > 4 {
         return Err(l.err("Reshape shape must be a constant int64 vector of length <= 4"));
@@ -324,7 +327,7 @@ fn reshape_target(l: &Lower<'_>, node: &Node<'_>, from: Shape) -> Result<Shape, 
     Shape::new(dims.get(..c.len()).unwrap_or(&[]))
 }
 
-fn operand<'a>(l: &Lower<'a>, sym: Sym<'a>) -> Result<Operand<'a>, Error> {
+fn operand<'a>(l: &Lower<'a, '_>, sym: Sym<'a>) -> Result<Operand<'a>, Error> {
     match sym {
         Sym::F(f) if f.tail.is_empty() => match f.kind {
             FKind::Deq { t, quant } => Ok(Operand::Tensor {
@@ -355,7 +358,7 @@ fn operand<'a>(l: &Lower<'a>, sym: Sym<'a>) -> Result<Operand<'a>, Error> {
 
 /// Numpy broadcast of two operand shapes.
 pub(crate) fn broadcast_shape(
-    l: &Lower<'_>,
+    l: &Lower<'_, '_>,
     a: &Operand<'_>,
     b: &Operand<'_>,
 ) -> Result<Shape, Error> {
@@ -382,7 +385,7 @@ fn operand_shape(o: &Operand<'_>) -> Shape {
     }
 }
 
-fn add<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+fn add<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let a = operand(l, l.input(node, 0)?)?;
     let b = operand(l, l.input(node, 1)?)?;
     if matches!((a, b), (Operand::Const { .. }, Operand::Const { .. })) {
@@ -401,7 +404,7 @@ fn add<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
     )
 }
 
-fn tail<'a>(l: &mut Lower<'a>, node: &Node<'a>) -> Result<(), Error> {
+fn tail<'a>(l: &mut Lower<'a, '_>, node: &Node<'a>) -> Result<(), Error> {
     let mut f = float_input(l, node)?;
     if matches!(f.kind, FKind::Pending { .. }) {
         return Err(l.err("Sigmoid/Softmax input must be a DequantizeLinear output"));

@@ -8,7 +8,7 @@ use crate::model::program::{Quant, WeightQuant};
 use crate::model::tensor_data::DataType;
 
 /// Checks that every element of `c` is a finite, positive f32 scale.
-pub(crate) fn check_scales(l: &Lower<'_>, c: &Const<'_>) -> Result<(), Error> {
+pub(crate) fn check_scales(l: &Lower<'_, '_>, c: &Const<'_>) -> Result<(), Error> {
     if c.data.dtype != DataType::Float || c.is_empty() {
         return Err(l.err("scale must be a non-empty float tensor"));
     }
@@ -22,7 +22,7 @@ pub(crate) fn check_scales(l: &Lower<'_>, c: &Const<'_>) -> Result<(), Error> {
 }
 
 /// Checks an int8 zero-point tensor of `len` elements.
-fn check_zero_points(l: &Lower<'_>, c: &Const<'_>, len: usize) -> Result<(), Error> {
+fn check_zero_points(l: &Lower<'_, '_>, c: &Const<'_>, len: usize) -> Result<(), Error> {
     match c.data.dtype {
         DataType::Int8 if c.len() == len => Ok(()),
         DataType::Int8 => Err(l.err("zero point has the wrong number of elements")),
@@ -33,7 +33,7 @@ fn check_zero_points(l: &Lower<'_>, c: &Const<'_>, len: usize) -> Result<(), Err
 
 /// Per-tensor quantisation from a scale and an optional zero point.
 pub(crate) fn scalar_quant(
-    l: &Lower<'_>,
+    l: &Lower<'_, '_>,
     scale: &Const<'_>,
     zp: Option<&Const<'_>>,
 ) -> Result<Quant, Error> {
@@ -57,7 +57,7 @@ pub(crate) fn scalar_quant(
 /// Weight quantisation with 1 or `channels` entries along `axis` (checked
 /// against `expected_axis` when per channel).
 pub(crate) fn weight_quant<'a>(
-    l: &Lower<'a>,
+    l: &Lower<'a, '_>,
     scale: &Const<'a>,
     zp: Option<&Const<'a>>,
     axis: usize,

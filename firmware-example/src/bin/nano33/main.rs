@@ -16,9 +16,14 @@
 //!   3.8 KB where buffering the PCM itself took 12 KB. The DWT cycle count of the
 //!   slowest frame push is logged every second; frames that do not fit are counted and
 //!   logged as overruns, never blocked on.
+//! * With the `usb-serial` feature, the events also go out as `matpac tag` text lines
+//!   on a USB CDC-ACM serial port ([`usb`]), for boards without a probe.
 
 #![no_std]
 #![no_main]
+
+#[cfg(feature = "usb-serial")]
+mod usb;
 
 use cortex_m::peripheral::DWT;
 use defmt_rtt as _;
@@ -33,8 +38,8 @@ use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::channel::Channel;
 use embassy_time::Timer;
 use matpac_firmware_example::tags::{ARENA_LEN, FRAME_LEN, MAX_CLASSES, WINDOW_LEN};
-use matpac_runtime::Model;
 use matpac_runtime::tagger::{FeatureStream, FrameTagger, TaggerConfig};
+use matpac_runtime::{Model, metadata};
 use panic_probe as _;
 use static_cell::StaticCell;
 
@@ -59,6 +64,8 @@ static EXECUTOR_HIGH: InterruptExecutor = InterruptExecutor::new();
 /// The sampler's front end (8.7 KB), here rather than in the task's future: a
 /// task argument moved into an async fn is stored twice in its future.
 static FEATURES: StaticCell<FeatureStream> = StaticCell::new();
+/// The parsed model, built in place here for the same reasons.
+static PARSED: StaticCell<Model<'static>> = StaticCell::new();
 
 #[interrupt]
 unsafe fn EGU1_SWI1() {
@@ -118,17 +125,18 @@ async fn main(_spawner: Spawner) {
     let _mic_power = Output::new(p.P0_17, Level::High, OutputDrive::HighDrive);
     Timer::after_millis(10).await;
 
-    let model = match Model::parse(MODEL) {
+    let model: &'static Model<'static> = match Model::parse_in(PARSED.uninit(), MODEL) {
         Ok(model) => model,
         Err(e) => {
             defmt::error!("model: {}", e);
             halt(&mut led)
         }
     };
-    // Straight into its static: a local here would stay in this task's future
-    // (a moved-from local keeps its slot until the end of its scope).
-    let features: &'static mut FeatureStream = match FeatureStream::new(&model) {
-        Ok(f) if f.n_mels() == FRAME_LEN => FEATURES.init(f),
+    // Built in its static: a local here would stay in this task's future (a
+    // moved-from local keeps its slot until the end of its scope), and a value
+    // returned through `Result` is copied through the stack.
+    let features: &'static mut FeatureStream = match FeatureStream::init(FEATURES.uninit(), model) {
+        Ok(f) if f.n_mels() == FRAME_LEN => f,
         Ok(f) => {
             defmt::error!(
                 "model frames have {=usize} bands, the firmware {=usize}",
@@ -157,7 +165,7 @@ async fn main(_spawner: Spawner) {
     }
     let mut window = [0i8; WINDOW_LEN];
     let mut arena = [0u8; ARENA_LEN];
-    let config = match TaggerConfig::for_model(&model) {
+    let config = match TaggerConfig::for_model(model) {
         Ok(config) => config,
         Err(e) => {
             defmt::error!("tagger: {}", e);
@@ -165,7 +173,7 @@ async fn main(_spawner: Spawner) {
         }
     };
     let mut tagger = match FrameTagger::<MAX_CLASSES>::new(
-        &model,
+        model,
         config,
         &mut window[..window_len],
         &mut arena[..arena_len],
@@ -203,19 +211,27 @@ async fn main(_spawner: Spawner) {
         dwt_ok
     );
 
+    #[cfg(feature = "usb-serial")]
+    usb::start(high, p.USBD, rate);
+    // The class names borrow the model bytes, which are static.
+    let class_names = model.metadata(metadata::CLASS_NAMES).unwrap_or("");
     let (mut worst_cycles, mut samples) = (0u32, 0u32);
     loop {
         let frame = FRAMES.receive().await;
         let start = DWT::cycle_count();
         let pushed = tagger.push_frame(&frame, |e| {
             let ms = |s: u64| s * 1000 / u64::from(rate);
+            let name = metadata::list(class_names).nth(e.class).unwrap_or("");
             defmt::info!(
-                "event class={=usize} onset={=u64} ms offset={=u64} ms score={=f32}",
+                "event class={=usize} ({=str}) onset={=u64} ms offset={=u64} ms score={=f32}",
                 e.class,
+                name,
                 ms(e.onset),
                 ms(e.offset),
                 e.score
             );
+            #[cfg(feature = "usb-serial")]
+            usb::send(e, name);
         });
         if let Err(e) = pushed {
             defmt::error!("tagger: {}", e);
