@@ -177,34 +177,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => Some((path, metrics_format(path)?)),
         None => None,
     };
-    let metrics_config = MetricsConfig {
-        onset_collar: args.collar,
-        offset_collar: args.offset_collar,
-        segment: args.segment,
-    };
-    // The messages start with the setting's name; name the flag instead.
-    metrics_config.validate().map_err(|e| {
-        anyhow!(
-            "{}",
-            e.replacen("onset collar", "--collar", 1)
-                .replacen("offset collar", "--offset-collar", 1)
-                .replacen("segment", "--segment", 1)
-        )
-    })?;
+    let metrics_config = metrics_config(&args)?;
     if let (Some(reference), Some(first)) = (&args.reference, args.files.first()) {
         reference_for(first, Some(reference))?;
     }
     let bytes = std::fs::read(&args.model)
         .with_context(|| format!("{}: cannot read model", args.model.display()))?;
     let model = Model::parse(&bytes).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
-    let from_model =
-        TaggerConfig::for_model(&model).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
-    let config = TaggerConfig {
-        stride_frames: args.stride_frames,
-        smoothing_windows: args.smoothing.unwrap_or(from_model.smoothing_windows),
-        top_k: args.top_k.unwrap_or(from_model.top_k),
-        ..from_model
-    };
+    let config = tagger_config(&args, &model)?;
     if args.format == Format::Csv {
         println!(
             "{}",
@@ -217,91 +197,151 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut total = FileMetrics::default();
     let mut scored = 0usize;
     for file in &args.files {
-        let tags =
-            tag_file(&model, config, file).with_context(|| args.model.display().to_string())?;
-        for (event, timed) in tags.events.iter().zip(&tags.timed) {
-            println!(
-                "{}",
-                format_event(&args.format, file, event, &timed.label, tags.sample_rate)
-            );
-        }
-        let reference = args.reference.as_deref();
-        let truth = match reference_for(file, reference)? {
-            Some(truth) => {
-                let duration = tags.pcm.len() as f64 / f64::from(tags.sample_rate);
-                let m = evaluate(&truth, &tags.timed, duration, &metrics_config);
-                eprintln!(
-                    "{}: {} (reference {})",
-                    file.display(),
-                    describe_metrics(&m),
-                    reference_path(file, reference)
-                        .map_or_else(String::new, |p| p.display().to_string())
-                );
-                total.add(&m);
-                scored += 1;
-                truth
-            }
-            None => Vec::new(),
-        };
-        if let Some(dir) = &args.png {
-            let stem = file
-                .file_stem()
-                .map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
-            let png = dir.join(format!("{stem}.png"));
-            spectrogram_png(&png, &tags, &truth, &file.display().to_string())?;
-            eprintln!(
-                "{}: spectrogram with events → {}",
-                file.display(),
-                png.display()
-            );
+        if let Some(m) = tag_one(&args, &model, config, file, &metrics_config)? {
+            total.add(&m);
+            scored += 1;
         }
     }
-    if scored > 0 {
-        match args.format {
-            Format::Text => {
-                let offsets = metrics_config.offset_collar.map_or_else(
-                    || "offsets ignored".into(),
-                    |c| format!("offset collar {c} s"),
-                );
-                println!(
-                    "\nMetrics over {scored} file(s) with a reference (micro-averaged; event-based: onset collar {} s, {offsets}; segment-based: {} s segments):\n",
-                    metrics_config.onset_collar, metrics_config.segment
-                );
-                print!("{}", total.table());
-                println!(
-                    "\nevent macro F1 {:.3} (mean over the reference classes)",
-                    total.event_macro_f1()
-                );
-            }
-            Format::Json => println!(
-                "{}",
-                serde_json::json!({"metrics": metrics_json(&total, &metrics_config, scored)})
-            ),
-            Format::Csv => {
-                if args.metrics.is_none() {
-                    eprintln!(
-                        "metrics are not printed with --format csv; --metrics FILE.csv writes them"
-                    );
-                }
-            }
-        }
-    } else if args.metrics.is_some() {
-        eprintln!("warning: no file has a reference; the metrics written are empty");
-    }
+    print_metrics(&args, &total, &metrics_config, scored);
     if let Some((path, format)) = metrics_out {
-        crate::io::atomic_write(path, |w| match format {
-            MetricsFormat::Json => {
-                serde_json::to_writer_pretty(
-                    &mut *w,
-                    &metrics_json(&total, &metrics_config, scored),
-                )?;
-                writeln!(w)
-            }
-            MetricsFormat::Csv => total.write_csv(w).map_err(std::io::Error::other),
-        })
-        .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("metrics → {}", path.display());
+        write_metrics(path, format, &total, &metrics_config, scored)?;
     }
+    Ok(())
+}
+
+/// The metric settings of the flags, checked.
+fn metrics_config(args: &Args) -> anyhow::Result<MetricsConfig> {
+    let config = MetricsConfig {
+        onset_collar: args.collar,
+        offset_collar: args.offset_collar,
+        segment: args.segment,
+    };
+    // The messages start with the setting's name; name the flag instead.
+    config.validate().map_err(|e| {
+        anyhow!(
+            "{}",
+            e.replacen("onset collar", "--collar", 1)
+                .replacen("offset collar", "--offset-collar", 1)
+                .replacen("segment", "--segment", 1)
+        )
+    })?;
+    Ok(config)
+}
+
+/// The model's tagger settings, with the flags' overrides.
+fn tagger_config(args: &Args, model: &Model) -> anyhow::Result<TaggerConfig> {
+    let from_model =
+        TaggerConfig::for_model(model).map_err(|e| anyhow!("{}: {e}", args.model.display()))?;
+    Ok(TaggerConfig {
+        stride_frames: args.stride_frames,
+        smoothing_windows: args.smoothing.unwrap_or(from_model.smoothing_windows),
+        top_k: args.top_k.unwrap_or(from_model.top_k),
+        ..from_model
+    })
+}
+
+/// Tags `file` and prints its events; scores it when it has a reference
+/// (returned) and draws its PNG with `--png`.
+fn tag_one(
+    args: &Args,
+    model: &Model,
+    config: TaggerConfig,
+    file: &Path,
+    metrics_config: &MetricsConfig,
+) -> anyhow::Result<Option<FileMetrics>> {
+    let tags = tag_file(model, config, file).with_context(|| args.model.display().to_string())?;
+    for (event, timed) in tags.events.iter().zip(&tags.timed) {
+        println!(
+            "{}",
+            format_event(&args.format, file, event, &timed.label, tags.sample_rate)
+        );
+    }
+    let reference = args.reference.as_deref();
+    let (metrics, truth) = match reference_for(file, reference)? {
+        Some(truth) => {
+            let duration = tags.pcm.len() as f64 / f64::from(tags.sample_rate);
+            let m = evaluate(&truth, &tags.timed, duration, metrics_config);
+            eprintln!(
+                "{}: {} (reference {})",
+                file.display(),
+                describe_metrics(&m),
+                reference_path(file, reference)
+                    .map_or_else(String::new, |p| p.display().to_string())
+            );
+            (Some(m), truth)
+        }
+        None => (None, Vec::new()),
+    };
+    if let Some(dir) = &args.png {
+        let stem = file
+            .file_stem()
+            .map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
+        let png = dir.join(format!("{stem}.png"));
+        spectrogram_png(&png, &tags, &truth, &file.display().to_string())?;
+        eprintln!(
+            "{}: spectrogram with events → {}",
+            file.display(),
+            png.display()
+        );
+    }
+    Ok(metrics)
+}
+
+/// Prints the metrics summed over the `scored` files in the output format.
+fn print_metrics(args: &Args, total: &FileMetrics, config: &MetricsConfig, scored: usize) {
+    if scored == 0 {
+        if args.metrics.is_some() {
+            eprintln!("warning: no file has a reference; the metrics written are empty");
+        }
+        return;
+    }
+    match args.format {
+        Format::Text => {
+            let offsets = config.offset_collar.map_or_else(
+                || "offsets ignored".into(),
+                |c| format!("offset collar {c} s"),
+            );
+            println!(
+                "\nMetrics over {scored} file(s) with a reference (micro-averaged; event-based: onset collar {} s, {offsets}; segment-based: {} s segments):\n",
+                config.onset_collar, config.segment
+            );
+            print!("{}", total.table());
+            println!(
+                "\nevent macro F1 {:.3} (mean over the reference classes)",
+                total.event_macro_f1()
+            );
+        }
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"metrics": metrics_json(total, config, scored)})
+        ),
+        Format::Csv => {
+            if args.metrics.is_none() {
+                eprintln!(
+                    "metrics are not printed with --format csv; --metrics FILE.csv writes them"
+                );
+            }
+        }
+    }
+}
+
+/// Writes the metrics to `path` (atomically) as JSON or CSV.
+fn write_metrics(
+    path: &Path,
+    format: MetricsFormat,
+    total: &FileMetrics,
+    config: &MetricsConfig,
+    scored: usize,
+) -> anyhow::Result<()> {
+    crate::io::atomic_write(path, |w| match format {
+        MetricsFormat::Json => {
+            serde_json::to_writer_pretty(&mut *w, &metrics_json(total, config, scored))?;
+            writeln!(w)
+        }
+        MetricsFormat::Csv => total.write_csv(w).map_err(std::io::Error::other),
+    })
+    .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("metrics → {}", path.display());
     Ok(())
 }
 
