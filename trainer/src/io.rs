@@ -48,6 +48,29 @@ where
     Ok(())
 }
 
+/// Draws a `size` (width, height) RGB bitmap with `draw`, which gets the
+/// pixel buffer (`[height, width, 3]` bytes, e.g. for plotters'
+/// `BitMapBackend::with_buffer`), and writes it to `path` as a PNG through
+/// [`atomic_write`]. Errors are one line naming the file.
+pub fn write_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&mut [u8]) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    draw(&mut rgb)?;
+    atomic_write(path, |w| {
+        let mut encoder = png::Encoder::new(w, size.0, size.1);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .and_then(|mut png| png.write_image_data(&rgb))
+            .map_err(io::Error::other)
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Writes a little-endian f32 `.npy` array of `shape` atomically.
 pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> io::Result<()> {
     let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();

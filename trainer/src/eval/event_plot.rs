@@ -94,87 +94,89 @@ fn draw(path: &Path, plot: &Plot<'_>, text: bool) -> Result<(), String> {
         (TOP + spec_h + 8 + LANE_PX * classes.len() as i32 + 24) as u32,
     );
     let e = |e: &dyn std::fmt::Display| e.to_string();
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(&x))?;
-    let max = mel.data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let floor = max - 6.0 * std::f32::consts::LN_10; // 60 dB in natural-log power
-    for c in 0..cols as usize {
-        let frames = c * per_col..((c + 1) * per_col).min(mel.n_frames);
-        let n = frames.len() as f32;
-        for m in 0..mel.n_mels {
-            let v = frames.clone().map(|t| mel.frame(t)[m]).sum::<f32>() / n;
-            let y = TOP + spec_h - (m as i32 + 1) * MEL_PX;
-            let x = LEFT + c as i32;
-            let colour = ramp(f64::from((v - floor) / (max - floor).max(1e-6)));
-            for dy in 0..MEL_PX {
-                root.draw_pixel((x, y + dy), &colour).map_err(|x| e(&x))?;
+    crate::io::write_png(path, size, |buffer| {
+        let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let max = mel.data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let floor = max - 6.0 * std::f32::consts::LN_10; // 60 dB in natural-log power
+        for c in 0..cols as usize {
+            let frames = c * per_col..((c + 1) * per_col).min(mel.n_frames);
+            let n = frames.len() as f32;
+            for m in 0..mel.n_mels {
+                let v = frames.clone().map(|t| mel.frame(t)[m]).sum::<f32>() / n;
+                let y = TOP + spec_h - (m as i32 + 1) * MEL_PX;
+                let x = LEFT + c as i32;
+                let colour = ramp(f64::from((v - floor) / (max - floor).max(1e-6)));
+                for dy in 0..MEL_PX {
+                    root.draw_pixel((x, y + dy), &colour).map_err(|x| e(&x))?;
+                }
             }
         }
-    }
-    let x_of = |seconds: f64| LEFT + (seconds / hop_seconds / per_col as f64).round() as i32;
-    let lane_top = |label: &str| {
-        let i = classes.iter().position(|c| *c == label).unwrap_or(0) as i32;
-        TOP + spec_h + 8 + i * LANE_PX
-    };
-    for ev in detected {
-        let y = lane_top(&ev.label);
-        let shade = (200.0 * (1.0 - f64::from(ev.score.clamp(0.0, 1.0)))) as u8;
-        root.draw(&Rectangle::new(
-            [
-                (x_of(ev.onset), y + 3),
-                (x_of(ev.offset).max(x_of(ev.onset) + 1), y + LANE_PX - 3),
-            ],
-            RGBColor(220, shade / 2, shade / 2).filled(),
-        ))
-        .map_err(|x| e(&x))?;
-    }
-    for ev in truth {
-        let y = lane_top(&ev.label);
-        root.draw(&Rectangle::new(
-            [(x_of(ev.onset), y + 1), (x_of(ev.offset), y + LANE_PX - 1)],
-            ShapeStyle::from(&BLACK).stroke_width(1),
-        ))
-        .map_err(|x| e(&x))?;
-    }
-    if text {
-        let left = ("sans-serif", 12)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Right, VPos::Center));
-        for (i, c) in classes.iter().enumerate() {
-            let y = TOP + spec_h + 8 + i as i32 * LANE_PX + LANE_PX / 2;
-            root.draw(&Text::new(c.to_string(), (LEFT - 6, y), left.clone()))
-                .map_err(|x| e(&x))?;
-        }
-        root.draw(&Text::new(
-            "mel bands".to_string(),
-            (LEFT - 6, TOP + spec_h / 2),
-            left.clone(),
-        ))
-        .map_err(|x| e(&x))?;
-        let seconds = mel.n_frames as f64 * hop_seconds;
-        let step = if seconds > 60.0 { 10.0 } else { 1.0 };
-        let mut s = 0.0;
-        while s <= seconds {
-            root.draw(&Text::new(
-                format!("{s:.0}"),
-                (x_of(s), size.1 as i32 - 12),
-                ("sans-serif", 11)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Center, VPos::Center)),
+        let x_of = |seconds: f64| LEFT + (seconds / hop_seconds / per_col as f64).round() as i32;
+        let lane_top = |label: &str| {
+            let i = classes.iter().position(|c| *c == label).unwrap_or(0) as i32;
+            TOP + spec_h + 8 + i * LANE_PX
+        };
+        for ev in detected {
+            let y = lane_top(&ev.label);
+            let shade = (200.0 * (1.0 - f64::from(ev.score.clamp(0.0, 1.0)))) as u8;
+            root.draw(&Rectangle::new(
+                [
+                    (x_of(ev.onset), y + 3),
+                    (x_of(ev.offset).max(x_of(ev.onset) + 1), y + LANE_PX - 3),
+                ],
+                RGBColor(220, shade / 2, shade / 2).filled(),
             ))
             .map_err(|x| e(&x))?;
-            s += step;
         }
-        root.draw(&Text::new(
-            format!("{title}  (filled: detections, darker = higher score; outlined: reference; time in s)"),
-            (10, 8),
-            ("sans-serif", 14).into_font().color(&BLACK),
-        ))
-        .map_err(|x| e(&x))?;
-    }
-    root.present().map_err(|x| e(&x))
+        for ev in truth {
+            let y = lane_top(&ev.label);
+            root.draw(&Rectangle::new(
+                [(x_of(ev.onset), y + 1), (x_of(ev.offset), y + LANE_PX - 1)],
+                ShapeStyle::from(&BLACK).stroke_width(1),
+            ))
+            .map_err(|x| e(&x))?;
+        }
+        if text {
+            let left = ("sans-serif", 12)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Center));
+            for (i, c) in classes.iter().enumerate() {
+                let y = TOP + spec_h + 8 + i as i32 * LANE_PX + LANE_PX / 2;
+                root.draw(&Text::new(c.to_string(), (LEFT - 6, y), left.clone()))
+                    .map_err(|x| e(&x))?;
+            }
+            root.draw(&Text::new(
+                "mel bands".to_string(),
+                (LEFT - 6, TOP + spec_h / 2),
+                left.clone(),
+            ))
+            .map_err(|x| e(&x))?;
+            let seconds = mel.n_frames as f64 * hop_seconds;
+            let step = if seconds > 60.0 { 10.0 } else { 1.0 };
+            let mut s = 0.0;
+            while s <= seconds {
+                root.draw(&Text::new(
+                    format!("{s:.0}"),
+                    (x_of(s), size.1 as i32 - 12),
+                    ("sans-serif", 11)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ))
+                .map_err(|x| e(&x))?;
+                s += step;
+            }
+            root.draw(&Text::new(
+                format!("{title}  (filled: detections, darker = higher score; outlined: reference; time in s)"),
+                (10, 8),
+                ("sans-serif", 14).into_font().color(&BLACK),
+            ))
+            .map_err(|x| e(&x))?;
+        }
+        root.present().map_err(|x| e(&x))
+    })
 }
 
 #[cfg(test)]

@@ -142,68 +142,70 @@ fn draw_confusion(
         (MARGIN + n * CELL + 20) as u32,
     );
     let e = |e: &dyn std::fmt::Display| e.to_string();
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(&x))?;
-    for (i, row) in confusion.iter().enumerate() {
-        let total: u32 = row.iter().sum::<u32>().max(1);
-        for (j, &count) in row.iter().enumerate() {
-            let share = count as f64 / total as f64;
-            let (x, y) = (MARGIN + j as i32 * CELL, MARGIN + i as i32 * CELL);
-            let shade = (255.0 * (1.0 - share)) as u8;
-            let colour = if i == j {
-                RGBColor(shade, shade, 255)
-            } else {
-                RGBColor(255, shade, shade)
-            };
-            root.draw(&Rectangle::new(
-                [(x, y), (x + CELL, y + CELL)],
-                colour.filled(),
-            ))
-            .map_err(|x| e(&x))?;
-            root.draw(&Rectangle::new(
-                [(x, y), (x + CELL, y + CELL)],
-                RGBColor(200, 200, 200),
-            ))
-            .map_err(|x| e(&x))?;
-            if text && count > 0 {
-                let style = ("sans-serif", 13)
-                    .into_font()
-                    .color(&if share > 0.6 { WHITE } else { BLACK })
-                    .pos(Pos::new(HPos::Center, VPos::Center));
-                root.draw(&Text::new(
-                    count.to_string(),
-                    (x + CELL / 2, y + CELL / 2),
-                    style,
+    crate::io::write_png(path, size, |buffer| {
+        let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        for (i, row) in confusion.iter().enumerate() {
+            let total: u32 = row.iter().sum::<u32>().max(1);
+            for (j, &count) in row.iter().enumerate() {
+                let share = count as f64 / total as f64;
+                let (x, y) = (MARGIN + j as i32 * CELL, MARGIN + i as i32 * CELL);
+                let shade = (255.0 * (1.0 - share)) as u8;
+                let colour = if i == j {
+                    RGBColor(shade, shade, 255)
+                } else {
+                    RGBColor(255, shade, shade)
+                };
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + CELL, y + CELL)],
+                    colour.filled(),
                 ))
                 .map_err(|x| e(&x))?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + CELL, y + CELL)],
+                    RGBColor(200, 200, 200),
+                ))
+                .map_err(|x| e(&x))?;
+                if text && count > 0 {
+                    let style = ("sans-serif", 13)
+                        .into_font()
+                        .color(&if share > 0.6 { WHITE } else { BLACK })
+                        .pos(Pos::new(HPos::Center, VPos::Center));
+                    root.draw(&Text::new(
+                        count.to_string(),
+                        (x + CELL / 2, y + CELL / 2),
+                        style,
+                    ))
+                    .map_err(|x| e(&x))?;
+                }
             }
         }
-    }
-    if text {
-        let left = ("sans-serif", 13)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Right, VPos::Center));
-        let top = ("sans-serif", 13)
-            .into_font()
-            .transform(FontTransform::Rotate270)
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Left, VPos::Center));
-        for (i, l) in labels.iter().enumerate() {
-            let c = MARGIN + i as i32 * CELL + CELL / 2;
-            root.draw(&Text::new(l.clone(), (MARGIN - 6, c), left.clone()))
-                .map_err(|x| e(&x))?;
-            root.draw(&Text::new(l.clone(), (c, MARGIN - 6), top.clone()))
-                .map_err(|x| e(&x))?;
+        if text {
+            let left = ("sans-serif", 13)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Center));
+            let top = ("sans-serif", 13)
+                .into_font()
+                .transform(FontTransform::Rotate270)
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            for (i, l) in labels.iter().enumerate() {
+                let c = MARGIN + i as i32 * CELL + CELL / 2;
+                root.draw(&Text::new(l.clone(), (MARGIN - 6, c), left.clone()))
+                    .map_err(|x| e(&x))?;
+                root.draw(&Text::new(l.clone(), (c, MARGIN - 6), top.clone()))
+                    .map_err(|x| e(&x))?;
+            }
+            root.draw(&Text::new(
+                format!("{title}  (rows: true, columns: predicted)"),
+                (10, 10),
+                ("sans-serif", 15).into_font().color(&BLACK),
+            ))
+            .map_err(|x| e(&x))?;
         }
-        root.draw(&Text::new(
-            format!("{title}  (rows: true, columns: predicted)"),
-            (10, 10),
-            ("sans-serif", 15).into_font().color(&BLACK),
-        ))
-        .map_err(|x| e(&x))?;
-    }
-    root.present().map_err(|x| e(&x))
+        root.present().map_err(|x| e(&x))
+    })
 }
 
 /// One cell of the suite table.

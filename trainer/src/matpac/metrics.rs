@@ -122,70 +122,73 @@ pub fn plot(csv: &Path, png: &Path) -> Result<(), MatpacError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let err = |e: &dyn std::fmt::Display| MatpacError::Plot(e.to_string());
-    let root = BitMapBackend::new(png, (1000, 700)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (top, bottom) = root.split_vertically(450);
-    let x_max = rows.last().map_or(1.0, |r| r[0]).max(1.0);
-    let y_max = rows
-        .iter()
-        .flat_map(|r| [r[1], r[2], r[3]])
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::max)
-        * 1.05;
-    let mut chart = ChartBuilder::on(&top)
-        .caption("MATPAC losses", ("sans-serif", 22))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max.max(1e-3))
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("update")
-        .y_desc("loss")
-        .draw()
-        .map_err(|e| err(&e))?;
-    for (i, (name, color)) in [
-        ("total", BLACK),
-        ("latent (2-2cos)", BLUE),
-        ("classification (CE)", RED),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let size = (1000, 700);
+    crate::io::write_png(png, size, |buffer| {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (top, bottom) = root.split_vertically(450);
+        let x_max = rows.last().map_or(1.0, |r| r[0]).max(1.0);
+        let y_max = rows
+            .iter()
+            .flat_map(|r| [r[1], r[2], r[3]])
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max)
+            * 1.05;
+        let mut chart = ChartBuilder::on(&top)
+            .caption("MATPAC losses", ("sans-serif", 22))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max.max(1e-3))
+            .map_err(|e| err(&e))?;
         chart
-            .draw_series(LineSeries::new(
-                rows.iter().map(|r| (r[0], r[i + 1])),
-                color,
-            ))
-            .map_err(|e| err(&e))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| err(&e))?;
-    let mut acc = ChartBuilder::on(&bottom)
-        .caption(
-            "student / teacher pseudo-class agreement",
-            ("sans-serif", 18),
-        )
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, 0.0..1.0)
-        .map_err(|e| err(&e))?;
-    acc.configure_mesh()
-        .x_desc("update")
-        .y_desc("accuracy")
-        .draw()
-        .map_err(|e| err(&e))?;
-    acc.draw_series(LineSeries::new(rows.iter().map(|r| (r[0], r[4])), GREEN))
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+            .configure_mesh()
+            .x_desc("update")
+            .y_desc("loss")
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, (name, color)) in [
+            ("total", BLACK),
+            ("latent (2-2cos)", BLUE),
+            ("classification (CE)", RED),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            chart
+                .draw_series(LineSeries::new(
+                    rows.iter().map(|r| (r[0], r[i + 1])),
+                    color,
+                ))
+                .map_err(|e| err(&e))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+        let mut acc = ChartBuilder::on(&bottom)
+            .caption(
+                "student / teacher pseudo-class agreement",
+                ("sans-serif", 18),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..x_max, 0.0..1.0)
+            .map_err(|e| err(&e))?;
+        acc.configure_mesh()
+            .x_desc("update")
+            .y_desc("accuracy")
+            .draw()
+            .map_err(|e| err(&e))?;
+        acc.draw_series(LineSeries::new(rows.iter().map(|r| (r[0], r[4])), GREEN))
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))
+    })
+    .map_err(MatpacError::Plot)
 }
