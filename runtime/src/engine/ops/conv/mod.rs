@@ -9,12 +9,11 @@
 mod pairs;
 mod planar;
 
-use crate::engine::kernels::generic::{
-    ROW_CHUNK, Requant, bias_acc, channel_scaler, conv_row, pointwise_row, requantize_rows,
-    weight_sum,
-};
+use crate::engine::kernels::generic::{ROW_CHUNK, Requant, bias_acc, channel_scaler, weight_sum};
+use crate::engine::kernels::layout::{PhasePlanes, PixelPairs};
+use crate::engine::kernels::select::{conv_row, pointwise_row, requantize_rows};
 use crate::fixed::RoundingScaler;
-use crate::model::program::{ConvStep, PhasePlanes, PixelPairs};
+use crate::model::program::ConvStep;
 
 /// Whether the DSP-extension kernels ([`crate::engine::kernels::dsp`]) run
 /// the layers they cover (Cortex-M4/M7; elsewhere the generic loops are faster
