@@ -246,6 +246,25 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc:
     }
 }
 
+/// Output channels [`pointwise_rows`] accumulates at once.
+pub const POINTWISE_GROUP: usize = 4;
+
+/// [`pointwise_row`] of [`POINTWISE_GROUP`] output channels over the same
+/// pixels: `accs[k][j] += Σ_c x[c, p0 + j] · (ws[k][c] − w_zps[k])`. The
+/// vector kernels share each load of the input between the channels.
+pub fn pointwise_rows(
+    x: &[u8],
+    ws: [&[u8]; POINTWISE_GROUP],
+    w_zps: [i32; POINTWISE_GROUP],
+    hw: usize,
+    p0: usize,
+    accs: [&mut [i32]; POINTWISE_GROUP],
+) {
+    for ((w_m, w_zp), acc) in ws.into_iter().zip(w_zps).zip(accs) {
+        pointwise_row(x, w_m, w_zp, hw, p0, acc);
+    }
+}
+
 /// The taps of a convolution over its phase planes
 /// ([`super::layout::PhasePlanes`]): one fixed offset per tap, and the
 /// furthest of them.

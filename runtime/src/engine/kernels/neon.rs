@@ -10,7 +10,8 @@
 
 #![allow(unsafe_code)]
 
-use super::vector::{Isa, blocks, eights};
+use super::generic::POINTWISE_GROUP;
+use super::vector::{Isa, MAX_GROUP_CHANNELS, blocks, eights, sixteens};
 use crate::fixed::HighWordScaler;
 use core::arch::aarch64::*;
 
@@ -88,6 +89,54 @@ unsafe fn pointwise_block<const B: usize>(
     }
 }
 
+/// [`Isa::pointwise_rows`]: per input channel and 16 pixels, the bytes are
+/// loaded and widened once for the four output channels (16 `smlal`).
+///
+/// # Safety
+/// As [`Isa::pointwise_rows`].
+#[target_feature(enable = "neon")]
+unsafe fn pointwise_rows(
+    x: &[u8],
+    ws: [&[u8]; POINTWISE_GROUP],
+    w_zps: [i32; POINTWISE_GROUP],
+    hw: usize,
+    p0: usize,
+    accs: &mut [&mut [i32]; POINTWISE_GROUP],
+) -> usize {
+    let c_n = ws[0].len();
+    let mut packed = [[0i16; POINTWISE_GROUP]; MAX_GROUP_CHANNELS];
+    for (c, entry) in packed.iter_mut().enumerate().take(c_n) {
+        for ((e, w), &zp) in entry.iter_mut().zip(ws).zip(&w_zps) {
+            *e = w.get(c).map_or(0, |&b| centred(b, zp));
+        }
+    }
+    let packed = packed.get(..c_n).unwrap_or(&[]);
+    let n = accs[0].len();
+    if n < 16 {
+        return 0;
+    }
+    for (start, skip) in sixteens(n) {
+        let p = p0 + start;
+        let mut v = [[vdupq_n_s32(0); 4]; POINTWISE_GROUP];
+        for (c, w4) in packed.iter().enumerate() {
+            // SAFETY: channel c's run holds pixels p .. p + 16 (the contract).
+            let xs = unsafe { load16(x.as_ptr().add(c * hw + p)) };
+            for (v, &w) in v.iter_mut().zip(w4) {
+                mla16(v, xs, w);
+            }
+        }
+        for (acc, v) in accs.iter_mut().zip(&v) {
+            let mut sums = [0i32; 16];
+            store_acc::<1>(&mut sums, &[*v]);
+            let block = acc.iter_mut().skip(start).take(16).zip(sums).skip(skip);
+            for (a, s) in block {
+                *a = a.wrapping_add(s);
+            }
+        }
+    }
+    n
+}
+
 /// `sums[j] = Σ_k x[offsets[k] + p + j] · (w[k] − w_zp)` for `16 · B` outputs.
 ///
 /// # Safety
@@ -140,6 +189,18 @@ unsafe impl Isa for Neon {
                 }
             }
         })
+    }
+
+    unsafe fn pointwise_rows(
+        x: &[u8],
+        ws: [&[u8]; POINTWISE_GROUP],
+        w_zps: [i32; POINTWISE_GROUP],
+        hw: usize,
+        p0: usize,
+        accs: &mut [&mut [i32]; POINTWISE_GROUP],
+    ) -> usize {
+        // SAFETY: the trait's contract is the kernel's.
+        unsafe { pointwise_rows(x, ws, w_zps, hw, p0, accs) }
     }
 
     unsafe fn taps_row(

@@ -6,7 +6,7 @@
 //! bit-identical results as the generic kernels; each vector kernel is
 //! property-tested against them.
 
-use super::generic::{self, Requant, Taps};
+use super::generic::{self, POINTWISE_GROUP, Requant, Taps};
 use crate::model::program::ConvGeometry;
 
 /// This target's vector kernels.
@@ -24,6 +24,27 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc:
         return;
     }
     generic::pointwise_row(x, w_m, w_zp, hw, p0, acc);
+}
+
+/// [`generic::pointwise_rows`].
+#[inline]
+pub fn pointwise_rows(
+    x: &[u8],
+    ws: [&[u8]; POINTWISE_GROUP],
+    w_zps: [i32; POINTWISE_GROUP],
+    hw: usize,
+    p0: usize,
+    mut accs: [&mut [i32]; POINTWISE_GROUP],
+) {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    if super::vector::pointwise_rows::<Host>(x, ws, w_zps, hw, p0, &mut accs) {
+        return;
+    }
+    let [a, b, c, d] = accs;
+    // The per-channel kernel: vectorised too where the group is not uniform.
+    for ((w_m, w_zp), acc) in ws.into_iter().zip(w_zps).zip([a, b, c, d]) {
+        pointwise_row(x, w_m, w_zp, hw, p0, acc);
+    }
 }
 
 /// [`generic::taps_row`].

@@ -7,7 +7,7 @@
 
 #![allow(unsafe_code)]
 
-use super::generic::{self, Requant, Taps};
+use super::generic::{self, POINTWISE_GROUP, Requant, Taps};
 use crate::fixed::HighWordScaler;
 
 /// The block kernels of one instruction set. Each does the leading whole
@@ -33,6 +33,21 @@ pub unsafe trait Isa {
         hw: usize,
         p0: usize,
         acc: &mut [i32],
+    ) -> usize;
+
+    /// [`generic::pointwise_rows`] over the leading blocks of the runs: all
+    /// `ws` hold `c` weights (1 ≤ `c` ≤ [`MAX_GROUP_CHANNELS`]) and all
+    /// `accs` the same number of pixels.
+    ///
+    /// # Safety
+    /// [`Isa::available`]; as [`Isa::pointwise_row`] for each channel.
+    unsafe fn pointwise_rows(
+        x: &[u8],
+        ws: [&[u8]; POINTWISE_GROUP],
+        w_zps: [i32; POINTWISE_GROUP],
+        hw: usize,
+        p0: usize,
+        accs: &mut [&mut [i32]; POINTWISE_GROUP],
     ) -> usize;
 
     /// [`generic::taps_row`] over the leading blocks of `sums`.
@@ -108,6 +123,43 @@ pub fn pointwise_row<I: Isa>(
         && !rest.is_empty()
     {
         generic::pointwise_row(x, w_m, w_zp, hw, p0 + done, rest);
+    }
+    true
+}
+
+/// Most input channels [`pointwise_rows`] takes (its weights are packed on
+/// the stack).
+pub const MAX_GROUP_CHANNELS: usize = 256;
+
+/// [`generic::pointwise_rows`] through `I`, where the group is uniform (the
+/// same number of weights and of pixels in each channel, at most
+/// [`MAX_GROUP_CHANNELS`] weights).
+pub fn pointwise_rows<I: Isa>(
+    x: &[u8],
+    ws: [&[u8]; POINTWISE_GROUP],
+    w_zps: [i32; POINTWISE_GROUP],
+    hw: usize,
+    p0: usize,
+    accs: &mut [&mut [i32]; POINTWISE_GROUP],
+) -> bool {
+    let (c, n) = (ws[0].len(), accs[0].len());
+    let uniform = ws.iter().all(|w| w.len() == c) && accs.iter().all(|a| a.len() == n);
+    let need = c
+        .checked_sub(1)
+        .and_then(|c| c.checked_mul(hw))
+        .and_then(|s| s.checked_add(p0))
+        .and_then(|s| s.checked_add(n));
+    if !uniform || c > MAX_GROUP_CHANNELS || need.is_none_or(|e| e > x.len()) || !I::available() {
+        return false;
+    }
+    // SAFETY: available; every channel's run of pixels ends by `need` ≤ x.len().
+    let done = unsafe { I::pointwise_rows(x, ws, w_zps, hw, p0, accs) };
+    for ((w_m, w_zp), acc) in ws.into_iter().zip(w_zps).zip(accs.iter_mut()) {
+        if let Some(rest) = acc.get_mut(done..)
+            && !rest.is_empty()
+        {
+            generic::pointwise_row(x, w_m, w_zp, hw, p0 + done, rest);
+        }
     }
     true
 }
@@ -303,6 +355,15 @@ pub fn blocks(
     n
 }
 
+/// The 16-output blocks of a run of `n` (≥ 16) outputs: `(start, skip)`
+/// for each, the last partial one as the 16 outputs ending the run with
+/// `skip` of them done already.
+pub fn sixteens(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    let whole = n / 16;
+    let tail = (!n.is_multiple_of(16) && n >= 16).then(|| (n - 16, 16 * whole - (n - 16)));
+    (0..whole).map(|b| (16 * b, 0)).chain(tail)
+}
+
 /// Runs `block(y, acc)` over the 8-output blocks of `acc` and `y` (their
 /// common length), the last partial one as the 8 outputs ending the run
 /// (written again); returns the outputs done (all, or none when fewer than 8).
@@ -373,6 +434,36 @@ mod tests {
                 generic::pointwise_row(&x, &w, w_zp, hw, p0, &mut got);
             }
             prop_assert_eq!(got, want);
+        }
+
+        /// Four output channels at once: uniform groups (vector) and groups
+        /// with a missing channel or too many inputs (declined).
+        #[test]
+        fn pointwise_rows_equals_generic(
+            c in 1usize..300, hw in 1usize..200, p0 in 0usize..200, n in 0usize..140,
+            zps in prop::array::uniform4(-128i32..128), missing in any::<bool>(),
+            slack in 0usize..4, seed in any::<u64>(),
+        ) {
+            let mut next = rng(seed);
+            let p0 = p0 % hw;
+            let n = n.min(hw - p0);
+            let need = (c - 1) * hw + p0 + n;
+            let x = bytes((need + 2).saturating_sub(slack), &mut next);
+            let w: Vec<Vec<u8>> = (0..4)
+                .map(|k| bytes(if missing && k == 3 { 0 } else { c }, &mut next))
+                .collect();
+            let ws = [&w[0][..], &w[1][..], &w[2][..], &w[3][..]];
+            let init: Vec<Vec<i32>> = (0..4).map(|_| (0..n).map(|_| next() as i32).collect()).collect();
+            let (mut want, mut got) = (init.clone(), init);
+            let [a, b, c2, d] = &mut want[..] else { unreachable!() };
+            generic::pointwise_rows(&x, ws, zps, hw, p0, [a, b, c2, d]);
+            let [a, b, c2, d] = &mut got[..] else { unreachable!() };
+            let ran = pointwise_rows::<Host>(&x, ws, zps, hw, p0, &mut [a, b, c2, d]);
+            let fits = need <= x.len() && !missing && c <= MAX_GROUP_CHANNELS;
+            prop_assert_eq!(ran, fits && Host::available());
+            if ran {
+                prop_assert_eq!(got, want);
+            }
         }
 
         #[test]

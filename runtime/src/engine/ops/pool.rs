@@ -17,6 +17,8 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
     let [kh, kw] = geo.kernel;
     let x_zp = i32::from(step.x_quant.zero_point);
     let (lo, hi) = step.pre_clamp;
+    // The scaler of the last window's count (most windows have the same).
+    let mut scaler: Option<(usize, RoundingScaler)> = None;
     for c in 0..c_n {
         for oy in 0..oh {
             for ox in 0..ow {
@@ -42,13 +44,21 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
                 if step.count_include_pad {
                     count = kh * kw;
                 }
-                let scale = if count == 0 {
-                    0.0
-                } else {
-                    step.x_quant.scale / (count as f32 * step.y.quant.scale)
+                let scaler = match scaler {
+                    Some((n, s)) if n == count => s,
+                    _ => {
+                        let scale = if count == 0 {
+                            0.0
+                        } else {
+                            step.x_quant.scale / (count as f32 * step.y.quant.scale)
+                        };
+                        let s = RoundingScaler::new(scale);
+                        scaler = Some((count, s));
+                        s
+                    }
                 };
                 if let Some(out) = y.get_mut((c * oh + oy) * ow + ox) {
-                    *out = requantize(sum, RoundingScaler::new(scale), &step.y);
+                    *out = requantize(sum, scaler, &step.y);
                 }
             }
         }

@@ -12,7 +12,8 @@
 //! their order. The requantisation is `HighWordScaler::apply` lane by lane:
 //! the exact 64-bit product (`vpmuldq`), its words, the same carry and shift.
 
-use super::super::vector::{blocks, eights};
+use super::super::generic::POINTWISE_GROUP;
+use super::super::vector::{MAX_GROUP_CHANNELS, blocks, eights, sixteens};
 use crate::fixed::HighWordScaler;
 use core::arch::x86_64::*;
 
@@ -128,6 +129,13 @@ unsafe fn pointwise_block<const B: usize>(
             s[1] = _mm256_add_epi32(s[1], hi);
         }
     }
+    accumulate(acc, &sums, skip);
+}
+
+/// `acc[j] += lane j of sums` for `j` from `skip` (`acc.len() == 16 · B`).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn accumulate<const B: usize>(acc: &mut [i32], sums: &[[__m256i; 2]; B], skip: usize) {
     if skip == 0 {
         for (chunk, s) in acc.chunks_exact_mut(8).zip(sums.iter().flatten()) {
             // SAFETY: `chunk` holds 8 i32s (32 bytes); unaligned load and store.
@@ -138,12 +146,72 @@ unsafe fn pointwise_block<const B: usize>(
         }
     } else {
         let mut lanes = [[0i32; 16]; B];
-        store_into(lanes.as_flattened_mut(), &sums);
+        store_into(lanes.as_flattened_mut(), sums);
         let new = acc.iter_mut().zip(lanes.as_flattened()).skip(skip);
         for (a, &l) in new {
             *a = a.wrapping_add(l);
         }
     }
+}
+
+/// [`crate::engine::kernels::generic::pointwise_rows`] over all of the runs
+/// when they hold at least 16 pixels (the last partial block as in
+/// [`pointwise_row`]); returns the pixels done (all, or 0 for shorter runs).
+/// The four channels' weight pairs are packed once; per pair of input
+/// channels and 16 pixels, the bytes are loaded and widened once for the
+/// four output channels (eight `vpmaddwd`).
+///
+/// # Safety
+/// AVX2; all `ws` hold `c` weights, 1 ≤ `c` ≤ [`MAX_GROUP_CHANNELS`], all
+/// `accs` `n` pixels, and `x.len() ≥ (c − 1) · hw + p0 + n`.
+#[target_feature(enable = "avx2")]
+pub unsafe fn pointwise_rows(
+    x: &[u8],
+    ws: [&[u8]; POINTWISE_GROUP],
+    w_zps: [i32; POINTWISE_GROUP],
+    hw: usize,
+    p0: usize,
+    accs: &mut [&mut [i32]; POINTWISE_GROUP],
+) -> usize {
+    let c_n = ws[0].len();
+    let pairs = c_n.div_ceil(2);
+    let mut packed = [[0i32; POINTWISE_GROUP]; MAX_GROUP_CHANNELS / 2];
+    for (p, entry) in packed.iter_mut().enumerate().take(pairs) {
+        for ((e, w), &zp) in entry.iter_mut().zip(ws).zip(&w_zps) {
+            let second = w.get(2 * p + 1).map_or(0, |&b| weight(b, zp));
+            *e = weight_pair(w.get(2 * p).map_or(0, |&b| weight(b, zp)), second);
+        }
+    }
+    let packed = packed.get(..pairs).unwrap_or(&[]);
+    let n = accs[0].len();
+    if n < 16 {
+        return 0;
+    }
+    let base = x.as_ptr();
+    for (start, skip) in sixteens(n) {
+        let p = p0 + start;
+        let mut sums = [[_mm256_setzero_si256(); 2]; POINTWISE_GROUP];
+        for (pi, w4) in packed.iter().enumerate() {
+            let c0 = 2 * pi;
+            let c1 = if c0 + 1 < c_n { c0 + 1 } else { c0 };
+            // SAFETY: channels c0, c1 < c; pixels p .. p + 16 end by
+            // p0 + n, inside every channel's run (the contract).
+            let (u, v) = unsafe { (load16(base.add(c0 * hw + p)), load16(base.add(c1 * hw + p))) };
+            let lo = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(u, v));
+            let hi = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(u, v));
+            for (s, &w) in sums.iter_mut().zip(w4) {
+                let w = _mm256_set1_epi32(w);
+                s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(lo, w));
+                s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(hi, w));
+            }
+        }
+        for (acc, s) in accs.iter_mut().zip(&sums) {
+            if let Some(acc) = acc.get_mut(start..start + 16) {
+                accumulate::<1>(acc, &[*s], skip);
+            }
+        }
+    }
+    n
 }
 
 /// `sums[16b + 8h + i] = lane i of v[b][h]` (`sums.len() == 16 · B`).

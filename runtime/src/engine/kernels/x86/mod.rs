@@ -12,6 +12,7 @@
 
 mod avx2;
 
+use super::generic::POINTWISE_GROUP;
 use super::vector::Isa;
 use crate::fixed::HighWordScaler;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -93,6 +94,18 @@ unsafe impl Isa for Avx2 {
     ) -> usize {
         // SAFETY: the trait's contract is the kernel's.
         unsafe { avx2::pointwise_row(x, w_m, w_zp, hw, p0, acc) }
+    }
+
+    unsafe fn pointwise_rows(
+        x: &[u8],
+        ws: [&[u8]; POINTWISE_GROUP],
+        w_zps: [i32; POINTWISE_GROUP],
+        hw: usize,
+        p0: usize,
+        accs: &mut [&mut [i32]; POINTWISE_GROUP],
+    ) -> usize {
+        // SAFETY: the trait's contract is the kernel's.
+        unsafe { avx2::pointwise_rows(x, ws, w_zps, hw, p0, accs) }
     }
 
     unsafe fn taps_row(
