@@ -26,7 +26,8 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc:
     generic::pointwise_row(x, w_m, w_zp, hw, p0, acc);
 }
 
-/// [`generic::pointwise_rows`].
+/// [`generic::pointwise_rows`]; a group the vector kernel does not take (a
+/// last, partial one) runs channel by channel through [`pointwise_row`].
 #[inline]
 pub fn pointwise_rows(
     x: &[u8],
@@ -34,15 +35,17 @@ pub fn pointwise_rows(
     w_zps: [i32; POINTWISE_GROUP],
     hw: usize,
     p0: usize,
-    mut accs: [&mut [i32]; POINTWISE_GROUP],
+    accs: [&mut [i32]; POINTWISE_GROUP],
 ) {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    if super::vector::pointwise_rows::<Host>(x, ws, w_zps, hw, p0, &mut accs) {
-        return;
-    }
-    let [a, b, c, d] = accs;
-    // The per-channel kernel: vectorised too where the group is not uniform.
-    for ((w_m, w_zp), acc) in ws.into_iter().zip(w_zps).zip([a, b, c, d]) {
+    let accs = {
+        let mut accs = accs;
+        if super::vector::pointwise_rows::<Host>(x, ws, w_zps, hw, p0, &mut accs) {
+            return;
+        }
+        accs
+    };
+    for ((w_m, w_zp), acc) in ws.into_iter().zip(w_zps).zip(accs) {
         pointwise_row(x, w_m, w_zp, hw, p0, acc);
     }
 }
