@@ -146,10 +146,14 @@ pub fn dequantize(q: i8, quant: Quant) -> f32 {
     (i32::from(q) - i32::from(quant.zero_point)) as f32 * quant.scale
 }
 
+/// Entries of [`run`]'s table: one per int8 value.
+const LUT_LEN: usize = 256;
+
 /// Runs `step` into `y`. An expression of one tensor read element for
 /// element (a requantisation, with a `Relu`/`Clip`) depends only on each
-/// input byte: it is evaluated once per byte value into a table, then looked
-/// up (the same f32 computation, so the same result).
+/// input byte: over more than [`LUT_LEN`] elements it is evaluated once per
+/// byte value into a table, then looked up (the same f32 computation, so the
+/// same result).
 pub fn run(step: &ElementwiseStep<'_>, src: &impl TensorSource, y: &mut [u8]) {
     let inv = 1.0 / step.y_quant.scale;
     let zp = i32::from(step.y_quant.zero_point);
@@ -157,8 +161,9 @@ pub fn run(step: &ElementwiseStep<'_>, src: &impl TensorSource, y: &mut [u8]) {
     if let (None, View::Tensor { data, shape, .. }) = (&bound.b, &bound.a)
         && *shape == step.expr.shape
         && data.len() >= y.len()
+        && y.len() > LUT_LEN
     {
-        let lut: [u8; 256] = core::array::from_fn(|q| {
+        let lut: [u8; LUT_LEN] = core::array::from_fn(|q| {
             let v = clamp(bound.a.byte_value(q as u8), step.expr.clamp);
             quantize_f32(v, inv, zp) as u8
         });

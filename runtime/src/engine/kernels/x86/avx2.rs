@@ -1,9 +1,10 @@
 //! The host kernels in AVX2. Each is an `unsafe` `#[target_feature(enable =
-//! "avx2")]` function: the caller ([`super`]) has checked that the CPU has
-//! AVX2 and that every byte the loads read is inside the slices (each
-//! function's `# Safety`). Each does the whole 8- or 16-wide blocks of its
-//! run and returns how many outputs it did; the caller finishes the rest with
-//! the generic kernel.
+//! "avx2")]` function: the caller (`kernels::vector`'s wrappers, through
+//! [`super::Avx2`]) has checked that the CPU has AVX2 and that every byte
+//! the loads read is inside the slices (each function's `# Safety`). Each
+//! does the 8- or 16-wide blocks of its run (a last partial block as the
+//! block that ends the run) and returns how many outputs it did; the caller
+//! finishes a run too short for one block with the generic kernel.
 //!
 //! Exactness: int8 values (and differences of two, at most 255 in
 //! magnitude) are widened to i16; `vpmaddwd` adds two i16 products into an
@@ -11,6 +12,10 @@
 //! i32 adds, as the generic kernels do, and wrapping sums do not depend on
 //! their order. The requantisation is `HighWordScaler::apply` lane by lane:
 //! the exact 64-bit product (`vpmuldq`), its words, the same carry and shift.
+//!
+//! One file over 400 lines on purpose: these are all the AVX2 kernels, one
+//! per generic kernel, sharing the widening, block and store helpers and
+//! one safety contract.
 
 use super::super::generic::POINTWISE_GROUP;
 use super::super::vector::{MAX_GROUP_CHANNELS, blocks, eights, sixteens};
