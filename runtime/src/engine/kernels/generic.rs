@@ -209,6 +209,12 @@ pub fn axpy(xs: &[u8], x_zp: i32, w: i32, acc: &mut [i32]) {
 /// `Σ clamp(xs[j], lo, hi)` of int8 values, wrapping (a pooling window's row).
 #[inline]
 pub fn clamped_sum(xs: &[u8], lo: i8, hi: i8) -> i32 {
+    if (lo, hi) == (i8::MIN, i8::MAX) {
+        // No clamp (no Relu before the pool, or one at zero point −128).
+        return xs
+            .iter()
+            .fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8)));
+    }
     xs.iter().fold(0i32, |s, &v| {
         s.wrapping_add(i32::from((v as i8).max(lo).min(hi)))
     })

@@ -1,7 +1,9 @@
 //! aarch64 host kernels in NEON (part of the base architecture, so chosen at
 //! compile time), for [`super::vector`]'s wrappers: int8 values widened to
-//! i16 (`sxtl`) and multiplied into i32 lanes (`smlal`), the requantisation
-//! on exact 64-bit products (`smull`). Results equal the generic kernels':
+//! i16 (`sxtl`) and multiplied into i32 lanes (`smlal`). The requantisation
+//! stays the generic loop, which LLVM vectorises with NEON itself and which
+//! took fewer instructions than a hand-written one. Results equal the
+//! generic kernels':
 //! every product is exact in its lane and the lanes accumulate with wrapping
 //! i32 adds, whose order does not matter.
 //!
@@ -11,7 +13,7 @@
 #![allow(unsafe_code)]
 
 use super::generic::POINTWISE_GROUP;
-use super::vector::{Isa, MAX_GROUP_CHANNELS, blocks, eights, sixteens};
+use super::vector::{Isa, MAX_GROUP_CHANNELS, blocks, sixteens};
 use crate::fixed::HighWordScaler;
 use core::arch::aarch64::*;
 
@@ -82,10 +84,27 @@ unsafe fn pointwise_block<const B: usize>(
             mla16(v, xs, w);
         }
     }
-    let mut sums = [[0i32; 16]; B];
-    store_acc(sums.as_flattened_mut(), &v);
-    for (a, &s) in acc.iter_mut().zip(sums.as_flattened()).skip(skip) {
-        *a = a.wrapping_add(s);
+    for (i, (acc, v)) in acc.chunks_exact_mut(16).zip(&v).enumerate() {
+        accumulate(acc, v, skip.saturating_sub(16 * i));
+    }
+}
+
+/// `acc[j] += lane j of v` for `j` from `skip` (`acc.len() == 16`; `skip`
+/// is 0 but in a run's last block): vector adds, or lane by lane.
+#[inline]
+#[target_feature(enable = "neon")]
+fn accumulate(acc: &mut [i32], v: &[int32x4_t; 4], skip: usize) {
+    if skip == 0 {
+        for (a, v) in acc.chunks_exact_mut(4).zip(v) {
+            // SAFETY: `a` holds 4 i32s.
+            unsafe { vst1q_s32(a.as_mut_ptr(), vaddq_s32(vld1q_s32(a.as_ptr()), *v)) };
+        }
+    } else {
+        let mut sums = [0i32; 16];
+        store_acc::<1>(&mut sums, &[*v]);
+        for (a, &s) in acc.iter_mut().zip(&sums).skip(skip) {
+            *a = a.wrapping_add(s);
+        }
     }
 }
 
@@ -126,11 +145,8 @@ unsafe fn pointwise_rows(
             }
         }
         for (acc, v) in accs.iter_mut().zip(&v) {
-            let mut sums = [0i32; 16];
-            store_acc::<1>(&mut sums, &[*v]);
-            let block = acc.iter_mut().skip(start).take(16).zip(sums).skip(skip);
-            for (a, s) in block {
-                *a = a.wrapping_add(s);
+            if let Some(acc) = acc.get_mut(start..start + 16) {
+                accumulate(acc, v, skip);
             }
         }
     }
@@ -241,16 +257,19 @@ unsafe impl Isa for Neon {
         unsafe { clamped_sum(xs, lo, hi) }
     }
 
+    /// None: LLVM vectorises the generic loop on aarch64, and that loop
+    /// took fewer instructions than a NEON one (`docs/results.md`).
+    const REQUANTIZE: bool = false;
+
     unsafe fn requantize(
-        acc: &[i32],
-        bias: i32,
-        word: HighWordScaler,
-        lo: i32,
-        hi: i32,
-        y: &mut [u8],
+        _: &[i32],
+        _: i32,
+        _: HighWordScaler,
+        _: i32,
+        _: i32,
+        _: &mut [u8],
     ) -> usize {
-        // SAFETY: NEON (the contract).
-        unsafe { requantize(acc, bias, word, lo, hi, y) }
+        0
     }
 }
 
@@ -325,46 +344,4 @@ fn clamped_sum(xs: &[u8], lo: i8, hi: i8) -> (i32, usize) {
         done += 16;
     }
     (lane_sum(acc), done)
-}
-
-/// [`Isa::requantize`] in 8-output blocks (the last partial one computed as
-/// the 8 outputs ending the run, again): `HighWordScaler::apply` per lane
-/// on the exact 64-bit products (`smull`), then the clamp and a narrowing.
-#[target_feature(enable = "neon")]
-fn requantize(
-    acc: &[i32],
-    bias: i32,
-    word: HighWordScaler,
-    lo: i32,
-    hi: i32,
-    y: &mut [u8],
-) -> usize {
-    let (multiplier, shift, nudge) = word.parts();
-    let m = vdupq_n_s32(multiplier);
-    let right = vdupq_n_s32(-(shift as i32)); // `sshl` by a negative count shifts right
-    let (nudge, bias) = (vdupq_n_s32(nudge), vdupq_n_s32(bias));
-    let (lo, hi) = (vdupq_n_s32(lo), vdupq_n_s32(hi));
-    let one = vdupq_n_s32(1);
-    let apply = |a: int32x4_t| {
-        let a = vaddq_s32(a, bias);
-        let p0 = vmull_s32(vget_low_s32(a), vget_low_s32(m));
-        let p1 = vmull_high_s32(a, m);
-        let high = vcombine_s32(vshrn_n_s64::<32>(p0), vshrn_n_s64::<32>(p1));
-        let low = vcombine_s32(vmovn_s64(p0), vmovn_s64(p1));
-        let low_nonzero = vandq_s32(vreinterpretq_s32_u32(vtstq_s32(low, low)), one);
-        let odd_bit = vandq_s32(vshlq_s32(high, right), one);
-        let carry = vorrq_s32(low_nonzero, odd_bit);
-        let r = vshlq_s32(vaddq_s32(vaddq_s32(high, nudge), carry), right);
-        vminq_s32(vmaxq_s32(r, lo), hi)
-    };
-    let block = |out: &mut [u8], a: &[i32]| {
-        // SAFETY: `a` holds 8 i32s and `out` 8 bytes.
-        unsafe {
-            let (a0, a1) = (vld1q_s32(a.as_ptr()), vld1q_s32(a.as_ptr().add(4)));
-            // In int8 range after the clamp: the saturating narrowings keep the values.
-            let words = vcombine_s16(vqmovn_s32(apply(a0)), vqmovn_s32(apply(a1)));
-            vst1_s8(out.as_mut_ptr().cast(), vqmovn_s16(words));
-        }
-    };
-    eights(acc, y, block)
 }

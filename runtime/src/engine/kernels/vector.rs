@@ -84,8 +84,14 @@ pub unsafe trait Isa {
     /// [`Isa::available`].
     unsafe fn clamped_sum(xs: &[u8], lo: i8, hi: i8) -> (i32, usize);
 
+    /// Whether [`Isa::requantize`] beats the generic loop, which the
+    /// compiler may vectorise itself (on aarch64 it does, and its loop was
+    /// measured faster than a NEON one: `docs/results.md`).
+    const REQUANTIZE: bool;
+
     /// `y[j] = clamp(word.apply(acc[j] + bias), lo, hi)` (int8) over the
-    /// leading blocks of `min(acc.len(), y.len())`.
+    /// leading blocks of `min(acc.len(), y.len())` (none where
+    /// [`Isa::REQUANTIZE`] is false).
     ///
     /// # Safety
     /// [`Isa::available`].
@@ -248,7 +254,7 @@ pub fn requantize_rows<I: Isa>(
         Requant::Clamp(word, lo, hi) => (word, lo, hi),
         Requant::Exact(..) => return false,
     };
-    if !I::available() {
+    if !I::REQUANTIZE || !I::available() {
         return false;
     }
     if cols < 16 && acc_stride != cols {
@@ -362,29 +368,6 @@ pub fn sixteens(n: usize) -> impl Iterator<Item = (usize, usize)> {
     let whole = n / 16;
     let tail = (!n.is_multiple_of(16) && n >= 16).then(|| (n - 16, 16 * whole - (n - 16)));
     (0..whole).map(|b| (16 * b, 0)).chain(tail)
-}
-
-/// Runs `block(y, acc)` over the 8-output blocks of `acc` and `y` (their
-/// common length), the last partial one as the 8 outputs ending the run
-/// (written again); returns the outputs done (all, or none when fewer than 8).
-#[inline(always)]
-pub fn eights(acc: &[i32], y: &mut [u8], mut block: impl FnMut(&mut [u8], &[i32])) -> usize {
-    let n = acc.len().min(y.len());
-    let (Some(acc), Some(y)) = (acc.get(..n), y.get_mut(..n)) else {
-        return 0;
-    };
-    if n < 8 {
-        return 0;
-    }
-    for (out, a) in y.chunks_exact_mut(8).zip(acc.chunks_exact(8)) {
-        block(out, a);
-    }
-    if let (Some(a), Some(out)) = (acc.get(n - 8..), y.get_mut(n - 8..))
-        && !n.is_multiple_of(8)
-    {
-        block(out, a);
-    }
-    n
 }
 
 #[cfg(test)]
@@ -597,7 +580,8 @@ mod tests {
             let (mut want, mut got) = (vec![0u8; rows * cols], vec![1u8; rows * cols]);
             generic::requantize_rows(&acc, stride, bias, &requant, &mut want, cols);
             let ran = requantize_rows::<Host>(&acc, stride, bias, &requant, &mut got, cols);
-            prop_assert_eq!(ran, Host::available() && !matches!(requant, Requant::Exact(..)));
+            let vector = Host::REQUANTIZE && Host::available();
+            prop_assert_eq!(ran, vector && !matches!(requant, Requant::Exact(..)));
             if ran {
                 prop_assert_eq!(got, want);
             }

@@ -18,7 +18,7 @@
 //! one safety contract.
 
 use super::super::generic::POINTWISE_GROUP;
-use super::super::vector::{MAX_GROUP_CHANNELS, blocks, eights, sixteens};
+use super::super::vector::{MAX_GROUP_CHANNELS, blocks, sixteens};
 use crate::fixed::HighWordScaler;
 use core::arch::x86_64::*;
 
@@ -434,4 +434,27 @@ pub unsafe fn requantize(
         unsafe { _mm_storel_epi64(out.as_mut_ptr().cast(), bytes) };
     };
     eights(acc, y, block)
+}
+
+/// Runs `block(y, acc)` over the 8-output blocks of `acc` and `y` (their
+/// common length), the last partial one as the 8 outputs ending the run
+/// (written again); returns the outputs done (all, or none when fewer than 8).
+#[inline(always)]
+fn eights(acc: &[i32], y: &mut [u8], mut block: impl FnMut(&mut [u8], &[i32])) -> usize {
+    let n = acc.len().min(y.len());
+    let (Some(acc), Some(y)) = (acc.get(..n), y.get_mut(..n)) else {
+        return 0;
+    };
+    if n < 8 {
+        return 0;
+    }
+    for (out, a) in y.chunks_exact_mut(8).zip(acc.chunks_exact(8)) {
+        block(out, a);
+    }
+    if let (Some(a), Some(out)) = (acc.get(n - 8..), y.get_mut(n - 8..))
+        && !n.is_multiple_of(8)
+    {
+        block(out, a);
+    }
+    n
 }

@@ -135,6 +135,8 @@ unsafe impl Isa for Avx2 {
         unsafe { avx2::clamped_sum(xs, lo, hi) }
     }
 
+    const REQUANTIZE: bool = true;
+
     unsafe fn requantize(
         acc: &[i32],
         bias: i32,
