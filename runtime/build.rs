@@ -3,7 +3,7 @@
 //! (Cortex-M4/M7), which always have it. Armv8-M Mainline (`thumbv8m.main-*`)
 //! makes it optional, so it is left out. Stable Rust has no
 //! `cfg(target_feature = "dsp")`, so the target triple decides;
-//! the kernels in `src/engine/kernels/dsp.rs` use these instructions under it.
+//! the kernels in `src/engine/kernels/dsp/arm.rs` use these instructions under it.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(matpac_dsp)");

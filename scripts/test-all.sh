@@ -2,7 +2,8 @@
 # Runs every check of matpac-edge: import cycles, formatting and clippy
 # (warnings are errors) for the workspace, the Cortex-M4F runtime build and the
 # firmware; the workspace's unit, integration and cross-crate tests; the
-# no_std runtime build for Cortex-M4F; the firmware example's QEMU run
+# no_std runtime build for Cortex-M4F; the runtime's library tests for
+# aarch64 under qemu-aarch64 (its NEON kernels); the firmware example's QEMU run
 # compared with the host and its bootloader image checked without a board
 # (flash-bootloader.sh --dry-run); and the C interface's example built with
 # arm-none-eabi-gcc and run on the same QEMU. With MATPAC_CUDA_CHECK=1, last,
@@ -34,6 +35,12 @@ cargo test --workspace
 
 echo "== runtime builds for thumbv7em-none-eabihf (no_std, no default features)"
 cargo build -p matpac-runtime --target thumbv7em-none-eabihf --no-default-features
+
+echo "== runtime on aarch64 (NEON kernels): clippy, and the library's tests under qemu-aarch64"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+cargo clippy -p matpac-runtime --target aarch64-unknown-linux-gnu -- -D warnings
+cargo test -p matpac-runtime --target aarch64-unknown-linux-gnu --lib
 
 echo "== firmware: glue tests on the host; Nano 33 BLE Sense binary builds; QEMU Cortex-M4 run (DSP kernel check, report and events equal the host's, byte for byte); the bootloader .bin (usb-serial) builds and starts with its vector table at 0x10000 (no board)"
 (cd firmware-example \

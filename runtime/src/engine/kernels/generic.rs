@@ -139,6 +139,25 @@ pub fn conv_row(
     ox0: usize,
     acc: &mut [i32],
 ) {
+    conv_row_with(x, x_zp, w_m, w_zp, geo, c0, oy, ox0, acc, axpy);
+}
+
+/// [`conv_row`] with `axpy` (any function equal to [`axpy`]) for the
+/// contiguous inner loops: how the vector kernels reuse its loop nest.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub fn conv_row_with(
+    x: &[u8],
+    x_zp: i32,
+    w_m: &[u8],
+    w_zp: i32,
+    geo: &ConvGeometry,
+    c0: usize,
+    oy: usize,
+    ox0: usize,
+    acc: &mut [i32],
+    axpy: impl Fn(&[u8], i32, i32, &mut [i32]),
+) {
     let [_, h, w] = geo.in_chw;
     let [kh, kw] = geo.kernel;
     let cpg = geo.in_chw[0] / geo.group.max(1);
@@ -165,10 +184,7 @@ pub fn conv_row(
                 let contiguous = sx == 1 && first >= geo.pads[1] && first - geo.pads[1] + n <= w;
                 if contiguous {
                     let start = first - geo.pads[1];
-                    let xs = xrow.get(start..start + n).unwrap_or(&[]);
-                    for (a, &xv) in acc.iter_mut().zip(xs) {
-                        *a = a.wrapping_add((i32::from(xv as i8) - x_zp).wrapping_mul(wv));
-                    }
+                    axpy(xrow.get(start..start + n).unwrap_or(&[]), x_zp, wv, acc);
                 } else {
                     for (j, a) in acc.iter_mut().enumerate() {
                         let ix = (first + j * sx).wrapping_sub(geo.pads[1]);
@@ -180,6 +196,28 @@ pub fn conv_row(
             }
         }
     }
+}
+
+/// `acc[j] += (xs[j] − x_zp) · w` for `j < min(xs.len(), acc.len())`, wrapping.
+#[inline]
+pub fn axpy(xs: &[u8], x_zp: i32, w: i32, acc: &mut [i32]) {
+    for (a, &xv) in acc.iter_mut().zip(xs) {
+        *a = a.wrapping_add((i32::from(xv as i8) - x_zp).wrapping_mul(w));
+    }
+}
+
+/// `Σ clamp(xs[j], lo, hi)` of int8 values, wrapping (a pooling window's row).
+#[inline]
+pub fn clamped_sum(xs: &[u8], lo: i8, hi: i8) -> i32 {
+    if (lo, hi) == (i8::MIN, i8::MAX) {
+        // No clamp (no Relu before the pool, or one at zero point −128).
+        return xs
+            .iter()
+            .fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8)));
+    }
+    xs.iter().fold(0i32, |s, &v| {
+        s.wrapping_add(i32::from((v as i8).max(lo).min(hi)))
+    })
 }
 
 /// Pointwise convolution (1×1 kernel, stride 1, no padding, one group) of one
@@ -214,8 +252,27 @@ pub fn pointwise_row(x: &[u8], w_m: &[u8], w_zp: i32, hw: usize, p0: usize, acc:
     }
 }
 
+/// Output channels [`pointwise_rows`] accumulates at once.
+pub const POINTWISE_GROUP: usize = 4;
+
+/// [`pointwise_row`] of [`POINTWISE_GROUP`] output channels over the same
+/// pixels: `accs[k][j] += Σ_c x[c, p0 + j] · (ws[k][c] − w_zps[k])`. The
+/// vector kernels share each load of the input between the channels.
+pub fn pointwise_rows(
+    x: &[u8],
+    ws: [&[u8]; POINTWISE_GROUP],
+    w_zps: [i32; POINTWISE_GROUP],
+    hw: usize,
+    p0: usize,
+    accs: [&mut [i32]; POINTWISE_GROUP],
+) {
+    for ((w_m, w_zp), acc) in ws.into_iter().zip(w_zps).zip(accs) {
+        pointwise_row(x, w_m, w_zp, hw, p0, acc);
+    }
+}
+
 /// The taps of a convolution over its phase planes
-/// (`model::program::PhasePlanes`): one fixed offset per tap, and the
+/// ([`super::layout::PhasePlanes`]): one fixed offset per tap, and the
 /// furthest of them.
 #[derive(Debug, Clone, Copy)]
 pub struct Taps<'a> {

@@ -74,20 +74,27 @@ impl<'s, 'a> View<'s, 'a> {
         }
     }
 
+    /// The value of a tensor operand holding byte `q`: `clamp(dequantize(q))`
+    /// (0 for a constant).
+    #[inline]
+    fn byte_value(&self, q: u8) -> f32 {
+        match self {
+            View::Tensor {
+                quant, clamp: c, ..
+            } => clamp(dequantize(q as i8, *quant), *c),
+            View::Const(_) => 0.0,
+        }
+    }
+
     #[inline]
     fn value(&self, out: &Shape, i: usize) -> f32 {
         match self {
-            View::Tensor {
-                data,
-                shape,
-                quant,
-                clamp: c,
-            } => {
+            View::Tensor { data, shape, .. } => {
                 let q = data
                     .get(broadcast_index(out, shape, i))
                     .copied()
                     .unwrap_or(0);
-                clamp(dequantize(q as i8, *quant), *c)
+                self.byte_value(q)
             }
             View::Const(Operand::Const { data, shape, quant }) => {
                 let j = broadcast_index(out, shape, i);
@@ -139,11 +146,32 @@ pub fn dequantize(q: i8, quant: Quant) -> f32 {
     (i32::from(q) - i32::from(quant.zero_point)) as f32 * quant.scale
 }
 
-/// Runs `step` into `y`.
+/// Entries of [`run`]'s table: one per int8 value.
+const LUT_LEN: usize = 256;
+
+/// Runs `step` into `y`. An expression of one tensor read element for
+/// element (a requantisation, with a `Relu`/`Clip`) depends only on each
+/// input byte: over more than [`LUT_LEN`] elements it is evaluated once per
+/// byte value into a table, then looked up (the same f32 computation, so the
+/// same result).
 pub fn run(step: &ElementwiseStep<'_>, src: &impl TensorSource, y: &mut [u8]) {
     let inv = 1.0 / step.y_quant.scale;
     let zp = i32::from(step.y_quant.zero_point);
     let bound = Bound::new(&step.expr, src);
+    if let (None, View::Tensor { data, shape, .. }) = (&bound.b, &bound.a)
+        && *shape == step.expr.shape
+        && data.len() >= y.len()
+        && y.len() > LUT_LEN
+    {
+        let lut: [u8; LUT_LEN] = core::array::from_fn(|q| {
+            let v = clamp(bound.a.byte_value(q as u8), step.expr.clamp);
+            quantize_f32(v, inv, zp) as u8
+        });
+        for (out, &q) in y.iter_mut().zip(*data) {
+            *out = lut[usize::from(q)];
+        }
+        return;
+    }
     for (i, out) in y.iter_mut().enumerate() {
         *out = quantize_f32(bound.eval(i), inv, zp) as u8;
     }
@@ -167,6 +195,57 @@ impl TensorSource for WholeArena<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct One<'d>(&'d [u8]);
+
+    impl TensorSource for One<'_> {
+        fn tensor(&self, _: u8) -> Option<&[u8]> {
+            Some(self.0)
+        }
+    }
+
+    /// The table of a one-tensor expression equals evaluating each element.
+    #[test]
+    fn byte_table_equals_each_element() {
+        let x: Vec<u8> = (0..=255)
+            .chain((0..300).map(|i| (i * 97 % 256) as u8))
+            .collect();
+        let shape = Shape::new(&[1, x.len()]).unwrap();
+        for (clamp_in, clamp_out, zp) in [
+            ((f32::MIN, f32::MAX), (0.0, f32::MAX), -3),
+            ((0.0, 6.0), (0.5, 4.0), 7),
+        ] {
+            let step = ElementwiseStep {
+                expr: Elementwise {
+                    a: Operand::Tensor {
+                        tensor: 0,
+                        shape,
+                        quant: Quant {
+                            scale: 0.037,
+                            zero_point: 5,
+                        },
+                        clamp: clamp_in,
+                    },
+                    b: None,
+                    clamp: clamp_out,
+                    shape,
+                },
+                y: 1,
+                y_quant: Quant {
+                    scale: 0.021,
+                    zero_point: zp,
+                },
+            };
+            let src = One(&x);
+            let mut got = vec![0u8; x.len()];
+            run(&step, &src, &mut got);
+            let bound = Bound::new(&step.expr, &src);
+            let want: Vec<u8> = (0..x.len())
+                .map(|i| quantize_f32(bound.eval(i), 1.0 / 0.021, i32::from(zp)) as u8)
+                .collect();
+            assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn broadcast_index_follows_numpy() {

@@ -1,6 +1,7 @@
 //! Quantised matrix product with a constant right-hand side.
 
-use crate::engine::kernels::generic::{bias_acc, channel_scaler, dot_strided, requantize};
+use crate::engine::kernels::generic::{bias_acc, channel_scaler, requantize};
+use crate::engine::kernels::select::dot_strided;
 use crate::model::program::MatMulStep;
 
 /// Runs `step`: `a` is `[M, K]` int8, `y` is `[M, N]` int8.

@@ -5,6 +5,7 @@
 //! across a rounding tie.
 
 use crate::engine::kernels::generic::requantize;
+use crate::engine::kernels::select::clamped_sum;
 use crate::fixed::RoundingScaler;
 use crate::model::program::PoolStep;
 
@@ -15,10 +16,9 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
     let [_, oh, ow] = geo.out_chw;
     let [kh, kw] = geo.kernel;
     let x_zp = i32::from(step.x_quant.zero_point);
-    let (lo, hi) = (i32::from(step.pre_clamp.0), i32::from(step.pre_clamp.1));
-    // A clamp to the whole int8 range (no Relu, or one whose zero point is
-    // −128) changes nothing: plain sums.
-    let no_clamp = (lo, hi) == (-128, 127);
+    let (lo, hi) = step.pre_clamp;
+    // The scaler of the last window's count (most windows have the same).
+    let mut scaler: Option<(usize, RoundingScaler)> = None;
     for c in 0..c_n {
         for oy in 0..oh {
             for ox in 0..ow {
@@ -36,14 +36,7 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
                     }
                     let row = (c * h + iy) * w;
                     let xs = x.get(row + ix0..row + ix1.max(ix0)).unwrap_or(&[]);
-                    sum = sum.wrapping_add(if no_clamp {
-                        xs.iter()
-                            .fold(0i32, |s, &v| s.wrapping_add(i32::from(v as i8)))
-                    } else {
-                        xs.iter().fold(0i32, |s, &v| {
-                            s.wrapping_add(i32::from(v as i8).clamp(lo, hi))
-                        })
-                    });
+                    sum = sum.wrapping_add(clamped_sum(xs, lo, hi));
                     count += xs.len();
                 }
                 // Σ (x − zp) = Σ x − n·zp, in the same wrapping arithmetic.
@@ -51,13 +44,21 @@ pub fn run(step: &PoolStep, x: &[u8], y: &mut [u8]) {
                 if step.count_include_pad {
                     count = kh * kw;
                 }
-                let scale = if count == 0 {
-                    0.0
-                } else {
-                    step.x_quant.scale / (count as f32 * step.y.quant.scale)
+                let scaler = match scaler {
+                    Some((n, s)) if n == count => s,
+                    _ => {
+                        let scale = if count == 0 {
+                            0.0
+                        } else {
+                            step.x_quant.scale / (count as f32 * step.y.quant.scale)
+                        };
+                        let s = RoundingScaler::new(scale);
+                        scaler = Some((count, s));
+                        s
+                    }
                 };
                 if let Some(out) = y.get_mut((c * oh + oy) * ow + ox) {
-                    *out = requantize(sum, RoundingScaler::new(scale), &step.y);
+                    *out = requantize(sum, scaler, &step.y);
                 }
             }
         }

@@ -8,6 +8,7 @@
 use super::quant::{check_scales, scalar_quant, weight_quant};
 use super::{FExpr, FKind, Lower, NO_CLAMP, Sym, UNBOUND};
 use crate::Error;
+use crate::engine::kernels::layout::{PhasePlanes, PixelPairs};
 use crate::model::onnx::{Const, Node};
 use crate::model::program::*;
 use crate::model::shape::Shape;

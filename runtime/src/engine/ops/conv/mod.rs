@@ -10,11 +10,12 @@ mod pairs;
 mod planar;
 
 use crate::engine::kernels::generic::{
-    ROW_CHUNK, Requant, bias_acc, channel_scaler, conv_row, pointwise_row, requantize_rows,
-    weight_sum,
+    POINTWISE_GROUP, ROW_CHUNK, Requant, bias_acc, channel_scaler, weight_sum,
 };
+use crate::engine::kernels::layout::{PhasePlanes, PixelPairs};
+use crate::engine::kernels::select::{conv_row, pointwise_rows, requantize_rows};
 use crate::fixed::RoundingScaler;
-use crate::model::program::{ConvStep, PhasePlanes, PixelPairs};
+use crate::model::program::ConvStep;
 
 /// Whether the DSP-extension kernels ([`crate::engine::kernels::dsp`]) run
 /// the layers they cover (Cortex-M4/M7; elsewhere the generic loops are faster
@@ -47,35 +48,66 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
         pairs::run(step, &pairs, x, y, scratch);
         return;
     }
-    // A pointwise layer is a matrix product over the H·W pixels of each
-    // plane, run as one long row.
-    let pointwise = geo.is_pointwise();
-    let (rows, cols) = if pointwise { (1, oh * ow) } else { (oh, ow) };
+    if geo.is_pointwise() {
+        pointwise(step, x, y, w_len);
+        return;
+    }
     for m in 0..m_out {
         let ch = channel(step, m, w_len);
         let requant = ch.requant(step);
-        let Channel {
-            w_m, w_zp, bias, ..
-        } = ch;
         let c0 = (m / mpg) * cpg;
-        let bias = if pointwise {
-            bias.wrapping_sub(x_zp.wrapping_mul(weight_sum(w_m, w_zp)))
-        } else {
-            bias
-        };
-        for oy in 0..rows {
-            for ox0 in (0..cols).step_by(ROW_CHUNK) {
-                let n = ROW_CHUNK.min(cols - ox0);
-                let mut acc = [bias; ROW_CHUNK];
+        for oy in 0..oh {
+            for ox0 in (0..ow).step_by(ROW_CHUNK) {
+                let n = ROW_CHUNK.min(ow - ox0);
+                let mut acc = [ch.bias; ROW_CHUNK];
                 let acc = &mut acc[..n];
-                if pointwise {
-                    pointwise_row(x, w_m, w_zp, cols, ox0, acc);
-                } else {
-                    conv_row(x, x_zp, w_m, w_zp, geo, c0, oy, ox0, acc);
-                }
-                let start = (m * rows + oy) * cols + ox0;
+                conv_row(x, x_zp, ch.w_m, ch.w_zp, geo, c0, oy, ox0, acc);
+                let start = (m * oh + oy) * ow + ox0;
                 if let Some(out) = y.get_mut(start..start + n) {
                     requantize_rows(acc, n, 0, &requant, out, n);
+                }
+            }
+        }
+    }
+}
+
+/// A pointwise layer: a matrix product over the `H·W` pixels of each plane,
+/// [`POINTWISE_GROUP`] output channels at a time ([`pointwise_rows`], which
+/// shares each load of the input between them), in runs of [`ROW_CHUNK`]
+/// pixels. The input zero point is folded into each channel's bias
+/// (`Σ (x − x_zp)·w = Σ x·w − x_zp·Σ w`, exact in wrapping int32).
+fn pointwise(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], w_len: usize) {
+    let [m_out, oh, ow] = step.geo.out_chw;
+    let hw = oh * ow;
+    let x_zp = i32::from(step.x_quant.zero_point);
+    for m0 in (0..m_out).step_by(POINTWISE_GROUP) {
+        let chs: [Option<Channel<'_>>; POINTWISE_GROUP] =
+            core::array::from_fn(|k| (m0 + k < m_out).then(|| channel(step, m0 + k, w_len)));
+        let ws = chs
+            .each_ref()
+            .map(|ch| ch.as_ref().map_or(&[][..], |ch| ch.w_m));
+        let w_zps = chs.each_ref().map(|ch| ch.as_ref().map_or(0, |ch| ch.w_zp));
+        let biases = chs.each_ref().map(|ch| {
+            ch.as_ref().map_or(0, |ch| {
+                ch.bias
+                    .wrapping_sub(x_zp.wrapping_mul(weight_sum(ch.w_m, ch.w_zp)))
+            })
+        });
+        let requants = chs
+            .each_ref()
+            .map(|ch| ch.as_ref().map(|ch| ch.requant(step)));
+        for p0 in (0..hw).step_by(ROW_CHUNK) {
+            let n = ROW_CHUNK.min(hw - p0);
+            let mut accs = biases.map(|b| [b; ROW_CHUNK]);
+            let [a, b, c, d] = &mut accs;
+            let runs = [a, b, c, d].map(|acc| &mut acc[..n]);
+            pointwise_rows(x, ws, w_zps, hw, p0, runs);
+            for (k, (acc, requant)) in accs.iter().zip(&requants).enumerate() {
+                let start = (m0 + k) * hw + p0;
+                if let (Some(requant), Some(out), Some(acc)) =
+                    (requant, y.get_mut(start..start + n), acc.get(..n))
+                {
+                    requantize_rows(acc, n, 0, requant, out, n);
                 }
             }
         }

@@ -7,7 +7,8 @@
 
 use super::channel;
 use crate::engine::kernels::dsp;
-use crate::model::program::{ConvGeometry, ConvStep, PixelPairs};
+use crate::engine::kernels::layout::PixelPairs;
+use crate::model::program::{ConvGeometry, ConvStep};
 
 /// Pixels whose accumulators [`run`] keeps at once (per filter of the pair;
 /// stack buffers), before requantising them as one run. Even.

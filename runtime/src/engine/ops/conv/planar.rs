@@ -3,8 +3,10 @@
 
 use super::{DSP, channel};
 use crate::engine::kernels::dsp;
-use crate::engine::kernels::generic::{self, Taps, weight_sum};
-use crate::model::program::{ConvGeometry, ConvStep, PLANE_TAPS, PhasePlanes};
+use crate::engine::kernels::generic::{Taps, weight_sum};
+use crate::engine::kernels::layout::{PLANE_TAPS, PhasePlanes};
+use crate::engine::kernels::select;
+use crate::model::program::{ConvGeometry, ConvStep};
 
 /// Positions [`planar`] sums at once (a stack buffer).
 const TAP_ROW: usize = 64;
@@ -15,7 +17,7 @@ const TAP_ROW: usize = 64;
 /// copied into the zero-point-padded phase planes (ONNX pads with the input
 /// zero point; the input zero point is folded into the bias, which the
 /// padding keeps exact), then every output channel of the group sums its taps
-/// at fixed offsets with [`generic::taps_row`] (on Cortex-M4 [`dsp::taps_row`],
+/// at fixed offsets with [`select::taps_row`] (on Cortex-M4 [`dsp::taps_row`],
 /// two taps at a time from the channel's [`dsp::TapPairs`]) over the `[rows,
 /// wq]` grid of phase-plane rows, in runs of as many whole rows as
 /// [`TAP_ROW`] positions hold (one run instead of many short rows: the
@@ -68,7 +70,7 @@ pub(super) fn planar(
                 let pairs = &pairs;
                 let sum = |p0: usize, sums: &mut [i32]| {
                     if !(paired && dsp::taps_row(planes, pairs, p0, sums)) {
-                        generic::taps_row(planes, &taps, ch.w_m, ch.w_zp, p0, sums);
+                        select::taps_row(planes, &taps, ch.w_m, ch.w_zp, p0, sums);
                     }
                 };
                 let start = (m * oh + oy0) * ow;
@@ -79,13 +81,13 @@ pub(super) fn planar(
                     if pp.wq <= TAP_ROW {
                         let sums = sums.get_mut(..nr * pp.wq - (pp.wq - ow)).unwrap_or(&mut []);
                         sum(r0 * pp.wq, sums);
-                        dsp::requantize_rows(sums, pp.wq, folded, &requant, out, ow);
+                        select::requantize_rows(sums, pp.wq, folded, &requant, out, ow);
                     } else {
                         for (c0, out) in (0..ow).step_by(TAP_ROW).zip(out.chunks_mut(TAP_ROW)) {
                             let sums = sums.get_mut(..out.len()).unwrap_or(&mut []);
                             sum(r0 * pp.wq + c0, sums);
                             let n = out.len();
-                            dsp::requantize_rows(sums, n, folded, &requant, out, n);
+                            select::requantize_rows(sums, n, folded, &requant, out, n);
                         }
                     }
                 }
@@ -209,9 +211,9 @@ fn deal<const S: usize>(planes: &mut [u8], start: usize, plane_len: usize, src: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::kernels::layout::{PLANE_BYTES, PLANE_SLACK};
     use crate::engine::ops::conv::run;
     use crate::engine::ops::conv::testing::{RandomConv, rng};
-    use crate::model::program::{PLANE_BYTES, PLANE_SLACK};
     use proptest::prelude::*;
 
     proptest! {
