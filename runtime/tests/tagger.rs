@@ -73,6 +73,27 @@ fn run(model: &Model<'_>, pcm: &[i16], chunk: usize) -> Vec<Event> {
     events
 }
 
+/// `metadata` with the value of `key` replaced by `value`.
+fn with_value<'a>(
+    metadata: &[(&'a str, String)],
+    key: &str,
+    value: &str,
+) -> Vec<(&'a str, String)> {
+    metadata
+        .iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                if *k == key {
+                    value.to_string()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn finds_bursts_within_one_stride() {
     let bytes = loudness_model(&tagger_metadata());
@@ -183,20 +204,7 @@ fn models_without_tagger_metadata_are_rejected() {
         (metadata::THRESHOLDS, "high"),
         (metadata::CLASS_NAMES, "a;b"),
     ] {
-        let md: Vec<_> = full
-            .iter()
-            .map(|(k, v)| {
-                (
-                    *k,
-                    if *k == key {
-                        value.to_string()
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect();
-        let bytes = loudness_model(&md);
+        let bytes = loudness_model(&with_value(&full, key, value));
         let model = Model::parse(&bytes).unwrap();
         let mut window = vec![0i8; T * M];
         let mut arena = vec![0u8; model.arena_len()];
@@ -250,20 +258,7 @@ fn check_fails_as_the_feature_stream_does() {
         (metadata::FRONTEND, "n_mels=0"),
         (metadata::FRONTEND, fft_1024.as_str()),
     ] {
-        let md: Vec<_> = full
-            .iter()
-            .map(|(k, v)| {
-                (
-                    *k,
-                    if *k == key {
-                        value.to_string()
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect();
-        let bytes = loudness_model(&md);
+        let bytes = loudness_model(&with_value(&full, key, value));
         let model = Model::parse(&bytes).unwrap();
         let new = FeatureStream::new(&model).err();
         assert!(new.is_some(), "{key}={value}");
