@@ -1,5 +1,5 @@
 //! Evaluation: clip embeddings of a frozen encoder ([`embed`]), the linear
-//! probe ([`probe`]), the probe over a data set's splits ([`run`]) and the
+//! probe ([`probe`]) and its solver ([`logistic`]), the probe over a data set's splits ([`run`]) and the
 //! reports ([`report`]); sound-event references and matching ([`events`]),
 //! DCASE-style event- and segment-based metrics ([`event_metrics`]) and the
 //! spectrogram-with-events plot ([`event_plot`]).
@@ -8,6 +8,7 @@ pub mod embed;
 pub mod event_metrics;
 pub mod event_plot;
 pub mod events;
+pub mod logistic;
 pub mod probe;
 pub mod report;
 pub mod run;
