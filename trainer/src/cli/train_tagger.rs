@@ -9,15 +9,17 @@ use crate::data::readers;
 use crate::device::DeviceArgs;
 use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
+use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{SplitWindows, standardise};
 use crate::edge::scene_thresholds::tune_on_validation_scenes;
-use crate::edge::student::StudentConfig;
+use crate::edge::student::{Student, StudentConfig};
 use crate::edge::tagger_head::{
     EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
     micro_f1, scores, top1, train, train_head, with_new_head,
 };
+use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `matpac train-tagger`.
 #[derive(Debug, clap::Args)]
@@ -83,39 +85,13 @@ pub struct Summary {
 
 /// Trains and saves.
 pub fn run(args: Args) -> anyhow::Result<Summary> {
-    if args.freeze_backbone && args.init.is_none() {
-        anyhow::bail!(
-            "--freeze-backbone trains only the head of an existing student: add --init STUDENT_DIR \
-             (e.g. from `matpac distill`), or drop --freeze-backbone to train the whole network"
-        );
-    }
-    if !(0.0..=1.0).contains(&args.min_threshold)
-        || args.min_threshold > args.max_threshold
-        || args.max_threshold > 1.0
-    {
-        anyhow::bail!(
-            "--min-threshold {} / --max-threshold {}: need 0 ≤ min ≤ max ≤ 1",
-            args.min_threshold,
-            args.max_threshold
-        );
-    }
+    check_flags(&args)?;
     let ds = readers::open(&args.data)?;
     let frontend = FrontendConfig::default();
     let n = ds.labels.len();
     let device = args.device.device()?.autodiff();
     let init = match &args.init {
-        Some(dir) => {
-            let (info, model) = checkpoint::load(dir, &device)?;
-            let config = StudentConfig {
-                n_outputs: n,
-                ..info.student
-            };
-            Some((
-                with_new_head(model, &config, &device),
-                config,
-                info.features,
-            ))
-        }
+        Some(dir) => Some(load_init(dir, n, &device)?),
         None => None,
     };
     let student = match &init {
@@ -259,21 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         class_names: ds.labels.clone(),
         thresholds,
         tagger: scene_choice.as_ref().map(|c| c.tagger),
-        provenance: format!(
-            "matpac-trainer {} train-tagger on {} ({} fit clips), {} epochs, seed {}{}",
-            env!("CARGO_PKG_VERSION"),
-            args.data.display(),
-            fit.len(),
-            args.training.epochs,
-            args.training.seed,
-            match (&args.init, args.freeze_backbone) {
-                // The end-to-end modes keep their earlier provenance (and the
-                // demo's exported model its bytes).
-                (Some(dir), true) =>
-                    format!(", head only on the frozen backbone of {}", dir.display()),
-                _ => String::new(),
-            }
-        ),
+        provenance: provenance(&args, fit.len()),
     };
     save(&args.out, &info, &model)?;
     eprintln!("→ {}", args.out.display());
@@ -283,4 +245,57 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         test,
         val_scene_f1: scene_choice.map(|c| c.metrics.event.f1()),
     })
+}
+
+/// The flag combinations `run` refuses, before any work.
+fn check_flags(args: &Args) -> anyhow::Result<()> {
+    if args.freeze_backbone && args.init.is_none() {
+        anyhow::bail!(
+            "--freeze-backbone trains only the head of an existing student: add --init STUDENT_DIR \
+             (e.g. from `matpac distill`), or drop --freeze-backbone to train the whole network"
+        );
+    }
+    if !(0.0..=1.0).contains(&args.min_threshold)
+        || args.min_threshold > args.max_threshold
+        || args.max_threshold > 1.0
+    {
+        anyhow::bail!(
+            "--min-threshold {} / --max-threshold {}: need 0 ≤ min ≤ max ≤ 1",
+            args.min_threshold,
+            args.max_threshold
+        );
+    }
+    Ok(())
+}
+
+/// The `--init` student with a fresh head of `n_outputs` classes: the
+/// model, its configuration and its feature statistics.
+fn load_init(
+    dir: &Path,
+    n_outputs: usize,
+    device: &Device,
+) -> anyhow::Result<(Student, StudentConfig, FeatureStats)> {
+    let (info, model) = checkpoint::load(dir, device)?;
+    let config = StudentConfig {
+        n_outputs,
+        ..info.student
+    };
+    Ok((with_new_head(model, &config, device), config, info.features))
+}
+
+/// The checkpoint's provenance line.
+fn provenance(args: &Args, fit_clips: usize) -> String {
+    format!(
+        "matpac-trainer {} train-tagger on {} ({fit_clips} fit clips), {} epochs, seed {}{}",
+        env!("CARGO_PKG_VERSION"),
+        args.data.display(),
+        args.training.epochs,
+        args.training.seed,
+        match (&args.init, args.freeze_backbone) {
+            // The end-to-end modes keep their earlier provenance (and the
+            // demo's exported model its bytes).
+            (Some(dir), true) => format!(", head only on the frozen backbone of {}", dir.display()),
+            _ => String::new(),
+        }
+    )
 }
