@@ -19,7 +19,7 @@ use super::student_args::StudentTraining;
 use crate::data::{readers, splits};
 use crate::device::DeviceArgs;
 use crate::edge::checkpoint::{StudentInfo, save};
-use crate::edge::distill::{DistillConfig, distill};
+use crate::edge::distill::{DistillConfig, DistillTargets, distill};
 use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{HOP_FRAMES, student_clip_embeddings};
 use crate::edge::teacher_targets::{WindowPlan, distill_data};
@@ -27,8 +27,9 @@ use crate::eval::embed::{ClipEncoder, default_cache_dir};
 use crate::eval::run::probe_dataset;
 use crate::matpac::run::checkpoint_path;
 use anyhow::Context;
+use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `matpac distill`.
 #[derive(Debug, clap::Args)]
@@ -100,14 +101,8 @@ pub struct Summary {
 pub fn run(args: Args) -> anyhow::Result<Summary> {
     // The student's own head is not trained here (`train-tagger --init` replaces it).
     let student = args.training.student(1)?;
-    let ckpt = if args.teacher.is_dir() {
-        checkpoint_path(&args.teacher)
-    } else {
-        args.teacher.clone()
-    };
     let device = args.device.device()?;
-    let teacher = ClipEncoder::from_checkpoint(&ckpt, &device)
-        .with_context(|| format!("loading {}", ckpt.display()))?;
+    let (ckpt, teacher) = load_teacher(&args.teacher, &device)?;
     let kl_weight = kl_weight_for(&teacher, args.kl_weight);
     // Student: the runtime's fixed-point front end (n_fft 512, what the device runs).
     // Teacher: the float front end its checkpoint was trained on, on the same frames.
@@ -119,28 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         hop_frames: HOP_FRAMES,
         pseudo_classes: kl_weight > 0.0,
     };
-    let clips = clip_list(&args.data)?;
-    let cache = (!args.no_cache).then(|| args.cache.clone().unwrap_or_else(default_cache_dir));
-    let data = distill_data(&teacher, &plan, &clips, cache.as_deref(), true)?;
-    let (windows, targets) = (data.windows, data.targets);
-    if windows.is_empty() {
-        anyhow::bail!("no audio in {}", args.data.display());
-    }
-    match data.windows_per_second {
-        Some(rate) => eprintln!(
-            "teacher targets: {} windows at {rate:.1} windows/s",
-            windows.len()
-        ),
-        None => eprintln!("teacher targets from the cache"),
-    }
-    let stats = FeatureStats::from_windows(&windows);
-    let windows: Vec<Vec<f32>> = windows.iter().map(|w| stats.apply(w)).collect();
-    eprintln!(
-        "{} clips → {} windows; teacher embedding width {}",
-        clips.len(),
-        windows.len(),
-        targets.embedding[0].len()
-    );
+    let (windows, targets, stats) = standardised_windows(&args, &teacher, &plan)?;
     eprintln!("{}", student.stats());
     let dc = DistillConfig {
         epochs: args.training.epochs,
@@ -200,6 +174,51 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         macs: stats.macs,
         probe,
     })
+}
+
+/// The teacher of `--teacher` (a run folder or its checkpoint file): the
+/// checkpoint's path and its clip encoder on `device`.
+fn load_teacher(teacher: &Path, device: &Device) -> anyhow::Result<(PathBuf, ClipEncoder)> {
+    let ckpt = if teacher.is_dir() {
+        checkpoint_path(teacher)
+    } else {
+        teacher.to_path_buf()
+    };
+    let encoder = ClipEncoder::from_checkpoint(&ckpt, device)
+        .with_context(|| format!("loading {}", ckpt.display()))?;
+    Ok((ckpt, encoder))
+}
+
+/// The student's windows of every clip of `--data` (standardised with their
+/// own statistics, returned) and the teacher's targets for them (cached).
+fn standardised_windows(
+    args: &Args,
+    teacher: &ClipEncoder,
+    plan: &WindowPlan,
+) -> anyhow::Result<(Vec<Vec<f32>>, DistillTargets, FeatureStats)> {
+    let clips = clip_list(&args.data)?;
+    let cache = (!args.no_cache).then(|| args.cache.clone().unwrap_or_else(default_cache_dir));
+    let data = distill_data(teacher, plan, &clips, cache.as_deref(), true)?;
+    let (windows, targets) = (data.windows, data.targets);
+    if windows.is_empty() {
+        anyhow::bail!("no audio in {}", args.data.display());
+    }
+    match data.windows_per_second {
+        Some(rate) => eprintln!(
+            "teacher targets: {} windows at {rate:.1} windows/s",
+            windows.len()
+        ),
+        None => eprintln!("teacher targets from the cache"),
+    }
+    let stats = FeatureStats::from_windows(&windows);
+    let windows: Vec<Vec<f32>> = windows.iter().map(|w| stats.apply(w)).collect();
+    eprintln!(
+        "{} clips → {} windows; teacher embedding width {}",
+        clips.len(),
+        windows.len(),
+        targets.embedding[0].len()
+    );
+    Ok((windows, targets, stats))
 }
 
 /// The teacher's float front end (`teacher`, from its checkpoint), checked to
