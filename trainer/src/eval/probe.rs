@@ -176,18 +176,28 @@ pub struct ProbeData<'a> {
     pub task: Task,
 }
 
-/// [`fit`] on rows `rows`, standardised by `standardiser`.
-fn solve(
-    data: &ProbeData,
+/// The rows `rows` standardised by `standardiser`, with their labels: what
+/// [`fit`] is given for every λ of one fold.
+fn fitting_rows<'a>(
+    data: &ProbeData<'a>,
     standardiser: &Standardiser,
     rows: &[usize],
+) -> (Vec<f32>, Vec<&'a [usize]>) {
+    let labels = rows.iter().map(|&i| data.labels[i].as_slice()).collect();
+    (standardiser.apply(data.x, rows), labels)
+}
+
+/// [`fit`] of `rows` (from [`fitting_rows`]) at strength `l2`, from `init`.
+fn solve(
+    data: &ProbeData,
+    rows: &(Vec<f32>, Vec<&[usize]>),
     l2: f64,
     init: Vec<f64>,
     max_iters: u64,
 ) -> Result<Vec<f64>, ProbeError> {
-    let xs = standardiser.apply(data.x, rows);
-    let labels = rows.iter().map(|&i| data.labels[i].as_slice()).collect();
-    let (p, _) = fit(&xs, data.d, labels, data.task, l2, init, max_iters).map_err(ProbeError)?;
+    let (xs, labels) = rows;
+    let (p, _) =
+        fit(xs, data.d, labels.clone(), data.task, l2, init, max_iters).map_err(ProbeError)?;
     Ok(p)
 }
 
@@ -223,10 +233,11 @@ pub fn train(
         let mut mean_acc = vec![0.0f64; grid.len()];
         for fold in folds {
             let standardiser = Standardiser::fit(x, d, &fold.fit);
+            let rows = fitting_rows(data, &standardiser, &fold.fit);
             // Strongest first, each fit warm-started from the previous one.
             let mut p = zeros.clone();
             for (acc, &l) in mean_acc.iter_mut().zip(&grid) {
-                p = solve(data, &standardiser, &fold.fit, l, p, cfg.max_iters)?;
+                p = solve(data, &rows, l, p, cfg.max_iters)?;
                 *acc += accuracy_of(data, &standardiser, &p, &fold.val) / folds.len() as f64;
             }
         }
@@ -239,7 +250,8 @@ pub fn train(
         selection_accuracy = Some(mean_acc[best]);
     }
     let standardiser = Standardiser::fit(x, d, train_rows);
-    let p = solve(data, &standardiser, train_rows, l2, zeros, cfg.max_iters)?;
+    let rows = fitting_rows(data, &standardiser, train_rows);
+    let p = solve(data, &rows, l2, zeros, cfg.max_iters)?;
     Ok(LinearProbe::from_params(
         data,
         standardiser,
