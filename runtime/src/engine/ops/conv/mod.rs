@@ -26,13 +26,9 @@ const DSP: bool = cfg!(matpac_dsp);
 /// `scratch` is the step's arena scratch (`step.scratch`, else empty).
 pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
     let geo = &step.geo;
-    let [m_out, oh, ow] = geo.out_chw;
+    let m_out = geo.out_chw[0];
     let [kh, kw] = geo.kernel;
-    let group = geo.group.max(1);
-    let cpg = geo.in_chw[0] / group;
-    let mpg = (m_out / group).max(1);
-    let w_len = cpg * kh * kw;
-    let x_zp = i32::from(step.x_quant.zero_point);
+    let w_len = geo.in_chw[0] / geo.group.max(1) * kh * kw;
     let has_scratch = |len: usize| step.scratch.is_some() && scratch.len() >= len;
     if let Some(pp) = PhasePlanes::of(geo) {
         if has_scratch(pp.len()) {
@@ -50,8 +46,25 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
     }
     if geo.is_pointwise() {
         pointwise(step, x, y, w_len);
-        return;
+    } else {
+        rows(step, x, y, w_len);
     }
+}
+
+/// Any other convolution: one output channel at a time, in runs of
+/// [`ROW_CHUNK`] outputs of one row. Not inlined (nor is [`pointwise`]), so
+/// that their accumulators sit on the stack only while they run, not in
+/// [`run`]'s frame whatever path it takes (on Cortex-M4 the DSP paths cover
+/// the default model and these never run).
+#[inline(never)]
+fn rows(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], w_len: usize) {
+    let geo = &step.geo;
+    let [m_out, oh, ow] = geo.out_chw;
+    let group = geo.group.max(1);
+    let cpg = geo.in_chw[0] / group;
+    let mpg = (m_out / group).max(1);
+    let x_zp = i32::from(step.x_quant.zero_point);
+    let mut acc = [0i32; ROW_CHUNK];
     for m in 0..m_out {
         let ch = channel(step, m, w_len);
         let requant = ch.requant(step);
@@ -59,8 +72,8 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
         for oy in 0..oh {
             for ox0 in (0..ow).step_by(ROW_CHUNK) {
                 let n = ROW_CHUNK.min(ow - ox0);
-                let mut acc = [ch.bias; ROW_CHUNK];
                 let acc = &mut acc[..n];
+                acc.fill(ch.bias);
                 conv_row(x, x_zp, ch.w_m, ch.w_zp, geo, c0, oy, ox0, acc);
                 let start = (m * oh + oy) * ow + ox0;
                 if let Some(out) = y.get_mut(start..start + n) {
@@ -76,10 +89,12 @@ pub fn run(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], scratch: &mut [u8]) {
 /// shares each load of the input between them), in runs of [`ROW_CHUNK`]
 /// pixels. The input zero point is folded into each channel's bias
 /// (`Σ (x − x_zp)·w = Σ x·w − x_zp·Σ w`, exact in wrapping int32).
+#[inline(never)]
 fn pointwise(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], w_len: usize) {
     let [m_out, oh, ow] = step.geo.out_chw;
     let hw = oh * ow;
     let x_zp = i32::from(step.x_quant.zero_point);
+    let mut accs = [[0i32; ROW_CHUNK]; POINTWISE_GROUP];
     for m0 in (0..m_out).step_by(POINTWISE_GROUP) {
         let chs: [Option<Channel<'_>>; POINTWISE_GROUP] =
             core::array::from_fn(|k| (m0 + k < m_out).then(|| channel(step, m0 + k, w_len)));
@@ -98,7 +113,9 @@ fn pointwise(step: &ConvStep<'_>, x: &[u8], y: &mut [u8], w_len: usize) {
             .map(|ch| ch.as_ref().map(|ch| ch.requant(step)));
         for p0 in (0..hw).step_by(ROW_CHUNK) {
             let n = ROW_CHUNK.min(hw - p0);
-            let mut accs = biases.map(|b| [b; ROW_CHUNK]);
+            for (acc, b) in accs.iter_mut().zip(biases) {
+                acc[..n].fill(b);
+            }
             let [a, b, c, d] = &mut accs;
             let runs = [a, b, c, d].map(|acc| &mut acc[..n]);
             pointwise_rows(x, ws, w_zps, hw, p0, runs);
