@@ -25,6 +25,7 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 
+mod decimal;
 pub mod engine;
 pub mod error;
 pub mod fixed;

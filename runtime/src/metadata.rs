@@ -4,6 +4,7 @@
 //! Every value is plain text; lists are separated by [`LIST_SEPARATOR`].
 
 use crate::Error;
+use crate::decimal;
 use crate::frontend::FrontendConfig;
 use core::fmt::Write;
 
@@ -68,7 +69,7 @@ pub fn parse_frontend(text: &str) -> Result<FrontendConfig, Error> {
             .split_once('=')
             .ok_or(bad("expected key=value items"))?;
         let int = || value.parse::<usize>().map_err(|_| bad("malformed integer"));
-        let float = || value.parse::<f32>().map_err(|_| bad("malformed number"));
+        let float = || decimal::parse_f32(value).ok_or(bad("malformed number"));
         let bit = match key {
             "sample_rate" => {
                 config.sample_rate = value.parse().map_err(|_| bad("malformed integer"))?;
@@ -120,8 +121,8 @@ pub fn parse_frontend(text: &str) -> Result<FrontendConfig, Error> {
 
 /// Parses one number-valued entry.
 pub fn parse_f32(key: &'static str, text: &str) -> Result<f32, Error> {
-    match text.trim().parse::<f32>() {
-        Ok(v) if v.is_finite() => Ok(v),
+    match decimal::parse_f32(text.trim()) {
+        Some(v) if v.is_finite() => Ok(v),
         _ => Err(Error::Metadata {
             key,
             reason: "expected a finite number",

@@ -10,15 +10,21 @@ use crate::Error;
 /// Assigns `offset` to every slot; returns the arena length in bytes.
 pub fn plan(slots: &mut [TensorSlot]) -> Result<usize, Error> {
     let n = slots.len();
-    // Placement order: by size, descending (stable on index for determinism).
-    let mut order: heapless::Vec<usize, { super::lower::MAX_TENSORS }> = (0..n).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (la, lb) = (
-            slots.get(a).map_or(0, |s| s.len),
-            slots.get(b).map_or(0, |s| s.len),
-        );
-        lb.cmp(&la).then(a.cmp(&b))
-    });
+    // Placement order: by size, descending, ties by index (a total order, so
+    // the plan is deterministic). An insertion sort: T is small, and the
+    // generic `sort_unstable_by` would add 7 KB of flash to the firmware
+    // (`docs/architecture.md`, "Device budgets").
+    let len_of = |i: usize| slots.get(i).map_or(0, |s| s.len);
+    let mut order: heapless::Vec<usize, { super::lower::MAX_TENSORS }> = heapless::Vec::new();
+    for i in 0..n {
+        let at = order
+            .iter()
+            .position(|&j| len_of(j) < len_of(i))
+            .unwrap_or(order.len());
+        order.insert(at, i).map_err(|_| Error::InvalidModel {
+            reason: "more tensors than the runtime plans",
+        })?;
+    }
     let mut placed: heapless::Vec<usize, { super::lower::MAX_TENSORS }> = heapless::Vec::new();
     let mut total = 0usize;
     for &i in &order {
