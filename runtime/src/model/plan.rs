@@ -12,7 +12,7 @@ pub fn plan(slots: &mut [TensorSlot]) -> Result<usize, Error> {
     let n = slots.len();
     // Placement order: by size, descending, ties by index (a total order, so
     // the plan is deterministic). An insertion sort: T is small, and the
-    // generic `sort_unstable_by` would add 7 KB of flash to the firmware
+    // generic `sort_unstable_by` would add kilobytes of flash to the firmware
     // (`docs/architecture.md`, "Device budgets").
     let len_of = |i: usize| slots.get(i).map_or(0, |s| s.len);
     let mut order: heapless::Vec<usize, { super::lower::MAX_TENSORS }> = heapless::Vec::new();
