@@ -11,7 +11,7 @@ use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
 use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{SplitWindows, standardise};
-use crate::edge::scene_thresholds::tune_on_validation_scenes;
+use crate::edge::scene_thresholds::{DEFAULT_VAL_SCENES, tune_on_validation_scenes};
 use crate::edge::student::{Student, StudentConfig};
 use crate::edge::tagger_head::{
     EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
@@ -62,7 +62,7 @@ pub struct Args {
     /// Validation scenes (20 s each, from the held-out validation clips) on
     /// which the per-class thresholds and the smoothing are chosen by event
     /// F1; 0 keeps the window-level thresholds.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = DEFAULT_VAL_SCENES)]
     pub val_scenes: usize,
     /// Where to train.
     #[command(flatten)]
@@ -148,7 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
     // The clips the augmented windows are drawn from, with the settings.
     let augmented = match augment {
         Some(cfg) => Some((
-            ClipPool::from_dataset(&ds, fit, &frontend, student.n_frames)?,
+            ClipPool::from_dataset(&ds, fit, &frontend, student.n_frames, &cfg.speeds)?,
             cfg,
         )),
         None => None,

@@ -47,6 +47,11 @@ pub const SMOOTHING_CHOICES: [usize; 3] = [1, 2, 3];
 /// Top-k limits tried (0: no limit).
 pub const TOP_K_CHOICES: [usize; 3] = [0, 1, 2];
 
+/// Validation scenes laid out by default: enough that every class has a few
+/// dozen events to choose its threshold on (with fewer, the thresholds move
+/// with each draw of the scenes more than with the recipe; `docs/training.md`).
+pub const DEFAULT_VAL_SCENES: usize = 32;
+
 /// One scene's window scores at the tagger's timing, with its reference.
 #[derive(Debug, Clone)]
 pub struct ScoredScene {

@@ -17,6 +17,7 @@ use crate::cli::student_args::StudentTraining;
 use crate::cli::{distill, pretrain, probe_suite, quantize, scenes, train_tagger};
 use crate::data::scenes::SceneSplit;
 use crate::device::DeviceArgs;
+use crate::edge::scene_thresholds::DEFAULT_VAL_SCENES;
 use crate::edge::tagger_head::THRESHOLD_RANGE;
 use crate::matpac::Preset;
 
@@ -218,7 +219,7 @@ impl<'a> Demo<'a> {
                 freeze_backbone: false,
                 no_augment: false,
                 augment_set: Vec::new(),
-                val_scenes: 8,
+                val_scenes: DEFAULT_VAL_SCENES,
                 device: DeviceArgs::default(),
             };
             let outputs = [args.out.clone()];

@@ -7,30 +7,39 @@
 //! fresh windows each epoch instead:
 //!
 //! 1. a clip chosen class-balanced (a class uniformly, then one of its clips),
-//!    placed at a random position (it may start before the window, so only
-//!    its tail is inside) with a random gain;
+//!    as recorded or played at another speed ([`AugmentConfig::speeds`]:
+//!    pitch, formants and tempo shift together, as for another instrument of
+//!    the same family), placed at a random position (it may start before the
+//!    window, so only its tail is inside) with a random gain;
 //! 2. with [`AugmentConfig::second_clip`] a clip of another class, placed and
 //!    scaled the same way (multi-hot targets);
 //! 3. with [`AugmentConfig::noise`] coloured noise (white to brown, random
 //!    slope) at a random level; some windows hold the background alone;
 //! 4. the device's own fixed-point log-mel of that PCM ([`clip_windows`]);
-//! 5. SpecAugment-style time and mel masks.
+//! 5. with [`AugmentConfig::eq_db`] a random smooth frequency response (a
+//!    tilt and a bump across the mel bands, as from another microphone or
+//!    room) added to the log-mel;
+//! 6. SpecAugment-style time and mel masks.
 //!
 //! Targets are soft: a clip counts in proportion to how much of its energy is
 //! inside the window, relative to the most any window of this length can hold
 //! of it ([`target_of`]), so a window with only the faint end of a sound is not
 //! taught to fire, and a long sustained sound whose window holds half of it
-//! still is.
+
+mod pool;
+mod spectral;
+
+pub use pool::{ClipPool, PoolClip, target_of};
 
 use super::features::clip_windows;
 use super::tagger_head::LabelledWindows;
-use crate::audio::{AudioError, load_audio};
-use crate::data::dataset::Dataset;
 use crate::frontend::FrontendError;
 use crate::matpac::rng::Rng;
 use matpac_runtime::frontend::FrontendConfig;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use spectral::{equalise, mask};
+
 
 /// Augmentation settings (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +57,10 @@ pub struct AugmentConfig {
     pub shift_before: f32,
     /// Per-clip gain range, dB.
     pub gain_db: (f32, f32),
+    /// Playback speeds each clip is also resampled to (1.06 ≈ one semitone
+    /// up and 6 % shorter); a placed clip is its original or one of these,
+    /// uniformly. Empty: originals only.
+    pub speeds: Vec<f32>,
     /// Probability of a second clip of another class.
     pub second_clip: f32,
     /// Probability of background noise.
@@ -56,6 +69,11 @@ pub struct AugmentConfig {
     pub noise_dbfs: (f32, f32),
     /// Probability that a window holds the background alone (all-zero target).
     pub empty: f32,
+    /// Largest gain of the random frequency response, dB: a tilt from
+    /// `−a` at the lowest band to `+a` at the highest and a Gaussian bump of
+    /// gain `b` (centre and width random), `a, b` uniform in `±eq_db`.
+    /// 0: none.
+    pub eq_db: f32,
     /// Time masks per window and their largest width, frames.
     pub time_masks: (usize, usize),
     /// Mel masks per window and their largest width, bands.
@@ -70,10 +88,12 @@ impl Default for AugmentConfig {
             shift: true,
             shift_before: 0.4,
             gain_db: (-20.0, 0.0),
+            speeds: Vec::new(),
             second_clip: 0.4,
             noise: 0.8,
             noise_dbfs: (-70.0, -35.0),
             empty: 0.08,
+            eq_db: 0.0,
             time_masks: (1, 12),
             mel_masks: (1, 8),
         }
@@ -98,138 +118,14 @@ impl AugmentConfig {
         let parsed: toml::Table = toml::from_str(&format!("v = {}", value.trim()))
             .map_err(|e| format!("bad value for `{key}`: {e}"))?;
         table.insert(key.to_string(), parsed["v"].clone());
-        table
+        let cfg: Self = table
             .try_into()
-            .map_err(|e: toml::de::Error| format!("bad value for `{key}`: {e}"))
-    }
-}
-
-/// One labelled clip's audio, ready to be placed.
-#[derive(Debug, Clone)]
-pub struct PoolClip {
-    /// Samples at the front end's rate, `[-1, 1)`.
-    pub samples: Vec<f32>,
-    /// Label indices.
-    pub labels: Vec<usize>,
-    /// Running sum of squares: `energy[i]` = Σ samples[..i]².
-    energy: Vec<f64>,
-    /// The most energy any window of the pool's window length holds.
-    best_window: f64,
-}
-
-/// The clips windows are drawn from, grouped by class.
-#[derive(Debug, Clone)]
-pub struct ClipPool {
-    clips: Vec<PoolClip>,
-    by_label: Vec<Vec<usize>>,
-    n_labels: usize,
-    /// Window length, samples (what one model input covers).
-    window: usize,
-}
-
-impl ClipPool {
-    /// A pool of `(samples, labels)` for windows of `window` samples and
-    /// `n_labels` classes. Clips without labels or samples are left out.
-    pub fn new(clips: Vec<(Vec<f32>, Vec<usize>)>, n_labels: usize, window: usize) -> Self {
-        let mut by_label = vec![Vec::new(); n_labels];
-        let mut kept = Vec::new();
-        for (samples, labels) in clips {
-            if samples.is_empty() || labels.is_empty() {
-                continue;
-            }
-            let mut energy = Vec::with_capacity(samples.len() + 1);
-            let mut acc = 0f64;
-            energy.push(0.0);
-            for &s in &samples {
-                acc += f64::from(s) * f64::from(s);
-                energy.push(acc);
-            }
-            let n = samples.len();
-            let best_window = (0..n.saturating_sub(window) + 1)
-                .map(|start| energy[(start + window).min(n)] - energy[start])
-                .fold(0.0, f64::max);
-            for &l in &labels {
-                by_label[l].push(kept.len());
-            }
-            kept.push(PoolClip {
-                samples,
-                labels,
-                energy,
-                best_window,
-            });
+            .map_err(|e: toml::de::Error| format!("bad value for `{key}`: {e}"))?;
+        if let Some(s) = cfg.speeds.iter().find(|s| !(0.5..=2.0).contains(*s)) {
+            return Err(format!("playback speed {s} is outside 0.5 … 2 (`speeds`)"));
         }
-        Self {
-            clips: kept,
-            by_label,
-            n_labels,
-            window,
-        }
+        Ok(cfg)
     }
-
-    /// The clips `idx` of `ds`, decoded at the front end's rate, for windows of
-    /// `n_frames` frames.
-    pub fn from_dataset(
-        ds: &Dataset,
-        idx: &[usize],
-        frontend: &FrontendConfig,
-        n_frames: usize,
-    ) -> Result<Self, AudioError> {
-        let clips: Result<Vec<_>, AudioError> = idx
-            .par_iter()
-            .map(|&i| {
-                let clip = &ds.clips[i];
-                Ok((
-                    load_audio(&clip.path, frontend.sample_rate)?,
-                    clip.labels.clone(),
-                ))
-            })
-            .collect();
-        let window = frontend.win_length + (n_frames - 1) * frontend.hop_length;
-        Ok(Self::new(clips?, ds.labels.len(), window))
-    }
-
-    /// Number of clips.
-    pub fn len(&self) -> usize {
-        self.clips.len()
-    }
-
-    /// Whether the pool has no clips.
-    pub fn is_empty(&self) -> bool {
-        self.clips.is_empty()
-    }
-
-    /// A clip index: class-balanced or uniform; `avoid` lists labels the clip must not carry.
-    fn draw(&self, balanced: bool, avoid: &[usize], rng: &mut Rng) -> Option<usize> {
-        let ok = |i: &usize| !self.clips[*i].labels.iter().any(|l| avoid.contains(l));
-        if balanced {
-            let classes: Vec<usize> = (0..self.n_labels)
-                .filter(|&l| !avoid.contains(&l) && self.by_label[l].iter().any(ok))
-                .collect();
-            let class = *classes.get(rng.below(classes.len().max(1) as u64) as usize)?;
-            let clips: Vec<usize> = self.by_label[class].iter().copied().filter(ok).collect();
-            clips.get(rng.below(clips.len() as u64) as usize).copied()
-        } else {
-            let clips: Vec<usize> = (0..self.clips.len()).filter(ok).collect();
-            clips
-                .get(rng.below(clips.len().max(1) as u64) as usize)
-                .copied()
-        }
-    }
-}
-
-/// Soft target of a clip placed with its first sample at `start` (samples,
-/// may be negative) in a window of `window` samples: the share of the clip's
-/// energy inside the window relative to the most any window holds, mapped
-/// linearly from 0 at 20 % to 1 at 50 %.
-pub fn target_of(clip: &PoolClip, start: i64, window: usize) -> f32 {
-    let n = clip.samples.len() as i64;
-    let lo = (-start).clamp(0, n) as usize;
-    let hi = (window as i64 - start).clamp(0, n) as usize;
-    if hi <= lo || clip.best_window <= 0.0 {
-        return 0.0;
-    }
-    let share = (clip.energy[hi] - clip.energy[lo]) / clip.best_window;
-    ((share as f32 - 0.2) / 0.3).clamp(0.0, 1.0)
 }
 
 /// Adds `clip × gain` to `out` with its first sample at `start`.
@@ -291,7 +187,8 @@ pub fn draw_window(
             let Some(i) = pool.draw(cfg.balanced && k == 0, &used, rng) else {
                 break;
             };
-            let clip = &pool.clips[i];
+            let labels = pool.labels(i);
+            let clip = pool.version(i, rng);
             let start = if cfg.shift {
                 let lo = -(cfg.shift_before * frontend.sample_rate as f32) as i64;
                 let hi = window as i64 - (0.15 * frontend.sample_rate as f32) as i64;
@@ -306,10 +203,10 @@ pub fn draw_window(
                 db(uniform(rng, cfg.gain_db)),
             );
             let t = target_of(clip, start, window);
-            for &l in &clip.labels {
+            for &l in labels {
                 target[l] = target[l].max(t);
             }
-            used.extend(&clip.labels);
+            used.extend(labels);
         }
     }
     if empty || (rng.next_f64() as f32) < cfg.noise {
@@ -320,35 +217,14 @@ pub fn draw_window(
         .into_iter()
         .next()
         .unwrap_or_default();
+    if cfg.eq_db > 0.0 {
+        equalise(&mut x, n_frames, cfg.eq_db, rng);
+    }
     mask(&mut x, n_frames, cfg, rng);
     Ok((x, target))
 }
 
-/// SpecAugment: `cfg.time_masks` runs of up to `.1` frames and `cfg.mel_masks`
-/// runs of up to `.1` bands set to the window's mean.
-fn mask(x: &mut [f32], n_frames: usize, cfg: &AugmentConfig, rng: &mut Rng) {
-    if x.is_empty() || n_frames == 0 {
-        return;
-    }
-    let n_mels = x.len() / n_frames;
-    let mean = x.iter().sum::<f32>() / x.len() as f32;
-    for _ in 0..cfg.time_masks.0 {
-        let w = rng.below(cfg.time_masks.1 as u64 + 1) as usize;
-        let t0 = rng.below((n_frames - w.min(n_frames) + 1) as u64) as usize;
-        for t in t0..(t0 + w).min(n_frames) {
-            x[t * n_mels..(t + 1) * n_mels].fill(mean);
-        }
-    }
-    for _ in 0..cfg.mel_masks.0 {
-        let w = rng.below(cfg.mel_masks.1 as u64 + 1) as usize;
-        let m0 = rng.below((n_mels - w.min(n_mels) + 1) as u64) as usize;
-        for t in 0..n_frames {
-            x[t * n_mels + m0..t * n_mels + (m0 + w).min(n_mels)].fill(mean);
-        }
-    }
-}
 
-/// The windows of one epoch (`cfg.windows_per_epoch`, drawn in parallel;
 /// window `k` of epoch `e` depends only on `(seed, e, k)`).
 pub fn draw_epoch(
     pool: &ClipPool,
@@ -381,36 +257,11 @@ pub fn draw_epoch(
 mod tests {
     use super::*;
 
-    fn pool() -> ClipPool {
+    pub(super) fn pool() -> ClipPool {
         // Class 0: a 0.2 s burst; class 1: a 2 s tone; class 2: silence-free noise-like ramp.
         let burst: Vec<f32> = (0..3200).map(|i| 0.5 * (1.0 - i as f32 / 3200.0)).collect();
         let tone: Vec<f32> = (0..32_000).map(|i| 0.3 * (i as f32 * 0.1).sin()).collect();
-        ClipPool::new(vec![(burst, vec![0]), (tone, vec![1])], 2, 16_000)
-    }
-
-    #[test]
-    fn targets_follow_the_share_of_energy_inside() {
-        let p = pool();
-        let burst = &p.clips[0];
-        assert_eq!(target_of(burst, 0, 16_000), 1.0, "whole burst inside");
-        assert_eq!(
-            target_of(burst, 16_000, 16_000),
-            0.0,
-            "starts after the window"
-        );
-        assert_eq!(
-            target_of(burst, -3200, 16_000),
-            0.0,
-            "ended before the window"
-        );
-        // Only the last 10 % of the burst's samples (≈ 1 % of its energy) inside.
-        assert_eq!(target_of(burst, -2880, 16_000), 0.0);
-        // The 2 s tone: any whole window holds the most a window can, so 1;
-        // a window holding a third of that holds 33 % → (0.33 − 0.2) / 0.3.
-        let tone = &p.clips[1];
-        assert_eq!(target_of(tone, -8000, 16_000), 1.0);
-        let t = target_of(tone, 16_000 - 16_000 / 3, 16_000);
-        assert!((t - (1.0 / 3.0 - 0.2) / 0.3).abs() < 0.01, "{t}");
+        ClipPool::new(vec![(vec![burst], vec![0]), (vec![tone], vec![1])], 2, 16_000)
     }
 
     #[test]
@@ -447,6 +298,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn speeds_outside_the_range_are_refused() {
+        let cfg = AugmentConfig::default();
+        assert_eq!(cfg.set("speeds=[0.9, 1.1]").unwrap().speeds, vec![0.9, 1.1]);
+        let err = cfg.set("speeds=[3.0]").unwrap_err();
+        assert!(err.contains("outside 0.5"), "{err}");
+    }
     #[test]
     fn empty_windows_have_no_targets_and_noise_has_its_level() {
         let p = pool();
