@@ -147,8 +147,22 @@ mod tests {
     #[test]
     fn reads_the_forms_the_metadata_uses() {
         for text in [
-            "0", "-0", "1", "0.25", "-8.253595", "4.337986", "8000", "50.0", "1e-3", "2.5E+4",
-            "0.00000011920929", "1.1920929e-7", "+7", ".5", "5.", "007.500",
+            "0",
+            "-0",
+            "1",
+            "0.25",
+            "-8.253595",
+            "4.337986",
+            "8000",
+            "50.0",
+            "1e-3",
+            "2.5E+4",
+            "0.00000011920929",
+            "1.1920929e-7",
+            "+7",
+            ".5",
+            "5.",
+            "007.500",
         ] {
             let ours = parse_f32(text).unwrap_or_else(|| panic!("refused {text}"));
             let core: f32 = text.parse().unwrap();
@@ -159,8 +173,25 @@ mod tests {
     #[test]
     fn refuses_malformed_text() {
         for text in [
-            "", "-", ".", "e5", "1e", "1e+", "1.2.3", "--1", "1-", "abc", "1e5x", " 1", "1 ",
-            "inf", "NaN", "0x10", "1e99999", "1e40", "12345678901234567891",
+            "",
+            "-",
+            ".",
+            "e5",
+            "1e",
+            "1e+",
+            "1.2.3",
+            "--1",
+            "1-",
+            "abc",
+            "1e5x",
+            " 1",
+            "1 ",
+            "inf",
+            "NaN",
+            "0x10",
+            "1e99999",
+            "1e40",
+            "12345678901234567891",
         ] {
             assert_eq!(parse_f32(text), None, "{text:?}");
         }
@@ -171,7 +202,10 @@ mod tests {
         // 696991200 lies exactly halfway between two f32 values (spacing 64
         // there): an exact tie, rounded to even like `str::parse`.
         let tie = "696991200";
-        assert_eq!(parse_f32(tie).map(f32::to_bits), Some(tie.parse::<f32>().unwrap().to_bits()));
+        assert_eq!(
+            parse_f32(tie).map(f32::to_bits),
+            Some(tie.parse::<f32>().unwrap().to_bits())
+        );
         // 847.4490051269531 is just below the midpoint 847.44900512695312500
         // of two f32 values, but its f64 is that midpoint: which way to
         // round is lost, so the text is refused, not guessed (`str::parse`

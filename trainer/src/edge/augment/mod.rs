@@ -40,7 +40,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use spectral::{equalise, mask};
 
-
 /// Augmentation settings (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -224,7 +223,6 @@ pub fn draw_window(
     Ok((x, target))
 }
 
-
 /// window `k` of epoch `e` depends only on `(seed, e, k)`).
 pub fn draw_epoch(
     pool: &ClipPool,
@@ -261,7 +259,11 @@ mod tests {
         // Class 0: a 0.2 s burst; class 1: a 2 s tone; class 2: silence-free noise-like ramp.
         let burst: Vec<f32> = (0..3200).map(|i| 0.5 * (1.0 - i as f32 / 3200.0)).collect();
         let tone: Vec<f32> = (0..32_000).map(|i| 0.3 * (i as f32 * 0.1).sin()).collect();
-        ClipPool::new(vec![(vec![burst], vec![0]), (vec![tone], vec![1])], 2, 16_000)
+        ClipPool::new(
+            vec![(vec![burst], vec![0]), (vec![tone], vec![1])],
+            2,
+            16_000,
+        )
     }
 
     #[test]

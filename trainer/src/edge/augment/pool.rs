@@ -107,14 +107,13 @@ impl ClipPool {
                 let original = load_audio(&clip.path, sr)?;
                 let mut versions = vec![original.clone()];
                 for &speed in speeds {
-                    let faster = played_at(&original, speed, sr).map_err(|reason| {
-                        AudioError::Resample {
+                    let faster =
+                        played_at(&original, speed, sr).map_err(|reason| AudioError::Resample {
                             path: clip.path.clone(),
                             from: speed_rate(speed, sr),
                             to: sr,
                             reason,
-                        }
-                    })?;
+                        })?;
                     versions.push(faster);
                 }
                 Ok((versions, clip.labels.clone()))

@@ -50,7 +50,6 @@ pub(super) fn mask(x: &mut [f32], n_frames: usize, cfg: &AugmentConfig, rng: &mu
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +70,9 @@ mod tests {
         // Tilt and bump each within ±6 dB: the sum within ±12 dB in ln units.
         let bound = 12.0 * std::f32::consts::LN_10 / 10.0;
         assert!(delta.iter().all(|d| d.abs() <= bound + 1e-5));
-        assert!(delta.iter().any(|d| d.abs() > 0.01), "the curve is not flat zero");
+        assert!(
+            delta.iter().any(|d| d.abs() > 0.01),
+            "the curve is not flat zero"
+        );
     }
 }
