@@ -4,6 +4,13 @@
 # deb.debian.org and crates.io only. Run from anywhere in the repository, as
 # root or as a user with sudo (for the bookworm packages of step 1).
 #
+#   scripts/cuda-build-check.sh           compile and link (`cargo build`)
+#   scripts/cuda-build-check.sh --check   type-check only (`cargo check`: every
+#                                         crate of the cuda path compiled to
+#                                         metadata, build scripts and the C++
+#                                         shims of cubecl-llvm built; no code
+#                                         generation, no link) — what CI runs
+#
 # Why it needs preparing: Burn's CUDA backend compiles kernels with LLVM
 # (cubecl-llvm), whose build dependency tracel-llvm-bundler downloads an LLVM
 # bundle from GitHub into `$XDG_DATA_HOME/tracel/tracel-llvm-<version>/` unless
@@ -31,6 +38,12 @@
 #                         builds, whose cubecl-llvm must not see the stand-in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=build
+case "${1:-}" in
+    "") ;;
+    --check) mode=check ;;
+    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 
 suite=trixie
 llvm_major=22
@@ -165,11 +178,21 @@ step="running the stand-in's llvm-config"
     || die "$standin/bin/llvm-config does not run (see its error above)"
 echo "== cuda build: LLVM stand-in $("$standin/bin/llvm-config" --version) (Debian $suite) for tracel-llvm $bundler_version"
 
+target_dir="${CARGO_TARGET_DIR:-target}/cuda-check"
+if [ "$mode" = check ]; then
+    step="cargo check -p matpac-trainer --features cuda"
+    echo "== cuda build: cargo check -p matpac-trainer --features cuda --all-targets (into $target_dir)"
+    XDG_DATA_HOME="$cache/xdg" CARGO_TARGET_DIR="$target_dir" \
+        cargo check -p matpac-trainer --features cuda --all-targets
+    trap - ERR
+    echo "cuda build: type-checked (matpac-trainer with --features cuda, all targets; not linked)"
+    exit 0
+fi
+
 # 3. the build: `cargo build -p matpac-trainer --features cuda`, as `cargo rustc`
 # so that the extra link directory applies to the final binary only (build
 # scripts and proc macros are linked against the running system's glibc)
 step="cargo build -p matpac-trainer --features cuda"
-target_dir="${CARGO_TARGET_DIR:-target}/cuda-check"
 echo "== cuda build: cargo build -p matpac-trainer --features cuda (into $target_dir)"
 XDG_DATA_HOME="$cache/xdg" CARGO_TARGET_DIR="$target_dir" \
     cargo rustc -p matpac-trainer --bin matpac --features cuda -- -L "native=$cache/glibc-link"

@@ -96,7 +96,7 @@ fn exact(mut mantissa: u64, mut exponent: i32) -> Option<f32> {
     }
     // Fold trailing zeros of the mantissa into the exponent, and a large
     // exponent into the mantissa while it stays exact.
-    while mantissa % 10 == 0 {
+    while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exponent += 1;
     }
@@ -135,7 +135,7 @@ fn is_exact(mantissa: u64, exponent: i32) -> bool {
     if exponent >= 0 {
         mantissa.checked_mul(pow5).is_some_and(|p| p < 1 << 53)
     } else {
-        mantissa % pow5 == 0
+        mantissa.is_multiple_of(pow5)
     }
 }
 

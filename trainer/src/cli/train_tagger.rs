@@ -5,17 +5,18 @@
 //! of the student `S`.
 
 use super::student_args::StudentTraining;
+use crate::data::dataset::Dataset;
 use crate::data::readers;
 use crate::device::DeviceArgs;
 use crate::edge::augment::{AugmentConfig, ClipPool, draw_epoch};
 use crate::edge::checkpoint::{self, StudentInfo, save};
 use crate::edge::features::FeatureStats;
 use crate::edge::pipeline::{SplitWindows, standardise};
-use crate::edge::scene_thresholds::{DEFAULT_VAL_SCENES, tune_on_validation_scenes};
+use crate::edge::scene_thresholds::{Choice, DEFAULT_VAL_SCENES, tune_on_validation_scenes};
 use crate::edge::student::{Student, StudentConfig};
 use crate::edge::tagger_head::{
-    EpochReport, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows, choose_thresholds, fine_tune,
-    micro_f1, scores, top1, train, train_head, with_new_head,
+    EpochReport, LabelledWindows, THRESHOLD_RANGE, TaggerTrainConfig, TrainWindows,
+    choose_thresholds, fine_tune, micro_f1, scores, top1, train, train_head, with_new_head,
 };
 use burn::tensor::Device;
 use matpac_runtime::frontend::FrontendConfig;
@@ -105,24 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         &student,
         init.as_ref().map(|i| i.2),
     )?;
-    let SplitWindows {
-        fit, val, stats, ..
-    } = &split;
-    let [fit_w, val_w, test_w] = &split.windows;
-    eprintln!(
-        "{}: {} labels; clips fit {} / val {} / test {}; windows fit {} / val {} / test {}; features mean {:.3} std {:.3}",
-        ds.name,
-        n,
-        fit.len(),
-        val.len(),
-        split.test.len(),
-        fit_w.x.len(),
-        val_w.x.len(),
-        test_w.x.len(),
-        stats.mean,
-        stats.std
-    );
-    eprintln!("{}", student.stats());
+    report_split(&ds, &split, &student);
     let tc = TaggerTrainConfig {
         epochs: args.training.epochs,
         batch: args.training.batch,
@@ -131,111 +115,46 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         freeze_backbone: args.freeze_backbone,
         ..Default::default()
     };
-    let log = |r: &EpochReport| {
-        eprintln!(
-            "epoch {:>3}: train loss {:.4}  val loss {:.4}",
-            r.epoch, r.train_loss, r.val_loss
-        )
-    };
-    let augment = (!args.no_augment && !args.freeze_backbone)
-        .then(|| {
-            args.augment_set
-                .iter()
-                .try_fold(AugmentConfig::default(), |c, kv| c.set(kv))
-                .map_err(anyhow::Error::msg)
-        })
-        .transpose()?;
-    // The clips the augmented windows are drawn from, with the settings.
-    let augmented = match augment {
-        Some(cfg) => Some((
-            ClipPool::from_dataset(&ds, fit, &frontend, student.n_frames, &cfg.speeds)?,
-            cfg,
-        )),
-        None => None,
-    };
-    let n_frames = student.n_frames;
-    let windows = match &augmented {
-        Some((pool, cfg)) => {
-            eprintln!(
-                "augmented: {} fresh windows per epoch from {} clips",
-                cfg.windows_per_epoch,
-                pool.len()
-            );
-            TrainWindows::Drawn {
-                n: cfg.windows_per_epoch,
-                draw: Box::new(|epoch| {
-                    let mut w = draw_epoch(pool, cfg, &frontend, n_frames, tc.seed, epoch)
-                        .expect("the front end accepted this configuration above");
-                    standardise(&mut w, stats);
-                    w
-                }),
-            }
-        }
-        None => TrainWindows::Fixed(fit_w),
-    };
+    let augmented = augmented_clips(&args, &ds, &split, &frontend, student.n_frames)?;
+    let windows = train_windows(&augmented, &split, &frontend, student.n_frames, tc.seed);
+    let [fit_w, val_w, test_w] = &split.windows;
     let (model, _) = match init {
         Some((model, _, _)) if tc.freeze_backbone => {
-            train_head(model, &student, &tc, fit_w, val_w, &device, log)
+            train_head(model, &student, &tc, fit_w, val_w, &device, log_epoch)
         }
-        Some((model, _, _)) => fine_tune(model, &student, &tc, windows, val_w, &device, log),
-        None => train(&student, &tc, windows, val_w, &device, log),
+        Some((model, _, _)) => fine_tune(model, &student, &tc, windows, val_w, &device, log_epoch),
+        None => train(&student, &tc, windows, val_w, &device, log_epoch),
     };
     let plain = device.inner();
     let val_s = scores(&model, &student, &val_w.x, &plain);
-    let mut thresholds =
+    let window_thresholds =
         choose_thresholds(&val_s, &val_w.y, (args.min_threshold, args.max_threshold));
-    let scene_choice = if args.val_scenes > 0 && split.has_held_out() {
-        let choice = tune_on_validation_scenes(
-            &model,
-            &student,
-            stats,
-            &frontend,
-            &ds,
-            val,
-            args.val_scenes,
-            args.training.seed,
-            &thresholds,
-            (args.min_threshold, args.max_threshold),
-            &plain,
-        )?;
-        eprintln!(
-            "validation scenes ({}): event F1 {:.3} with smoothing {}, top-k {} and per-class thresholds {:?}",
-            args.val_scenes,
-            choice.metrics.event.f1(),
-            choice.tagger.smoothing_windows,
-            choice.tagger.top_k,
-            choice.thresholds
-        );
-        thresholds = choice.thresholds.clone();
-        Some(choice)
-    } else {
-        None
-    };
+    let scene_choice = scene_tuning(
+        &args,
+        &model,
+        &student,
+        &split,
+        &ds,
+        &frontend,
+        &window_thresholds,
+        &plain,
+    )?;
+    let thresholds = scene_choice
+        .as_ref()
+        .map_or(window_thresholds, |c| c.thresholds.clone());
     let (val_top1, val_f1) = (
         top1(&val_s, &val_w.y),
         micro_f1(&val_s, &val_w.y, &thresholds),
     );
     println!("validation: top-1 {val_top1:.3}, micro-F1 {val_f1:.3} (thresholds chosen here)");
-    let test = (!test_w.x.is_empty()).then(|| {
-        let s = scores(&model, &student, &test_w.x, &plain);
-        let r = (
-            top1(&s, &test_w.y),
-            micro_f1(&s, &test_w.y, &thresholds),
-            s.len(),
-        );
-        println!(
-            "test: top-1 {:.3}, micro-F1 {:.3} ({} windows)",
-            r.0, r.1, r.2
-        );
-        r
-    });
+    let test = test_scores(&model, &student, test_w, &thresholds, &plain);
     let info = StudentInfo {
         student,
-        features: *stats,
+        features: split.stats,
         class_names: ds.labels.clone(),
         thresholds,
         tagger: scene_choice.as_ref().map(|c| c.tagger),
-        provenance: provenance(&args, fit.len()),
+        provenance: provenance(&args, split.fit.len()),
     };
     save(&args.out, &info, &model)?;
     eprintln!("→ {}", args.out.display());
@@ -245,6 +164,148 @@ pub fn run(args: Args) -> anyhow::Result<Summary> {
         test,
         val_scene_f1: scene_choice.map(|c| c.metrics.event.f1()),
     })
+}
+
+/// Prints the split's clip and window counts and the student's size.
+fn report_split(ds: &Dataset, split: &SplitWindows, student: &StudentConfig) {
+    let [fit_w, val_w, test_w] = &split.windows;
+    eprintln!(
+        "{}: {} labels; clips fit {} / val {} / test {}; windows fit {} / val {} / test {}; features mean {:.3} std {:.3}",
+        ds.name,
+        ds.labels.len(),
+        split.fit.len(),
+        split.val.len(),
+        split.test.len(),
+        fit_w.x.len(),
+        val_w.x.len(),
+        test_w.x.len(),
+        split.stats.mean,
+        split.stats.std
+    );
+    eprintln!("{}", student.stats());
+}
+
+/// One line per epoch.
+fn log_epoch(r: &EpochReport) {
+    eprintln!(
+        "epoch {:>3}: train loss {:.4}  val loss {:.4}",
+        r.epoch, r.train_loss, r.val_loss
+    )
+}
+
+/// The fitting clips to draw augmented windows from, with the settings
+/// (`--augment-set` over the defaults); `None` with `--no-augment` or
+/// `--freeze-backbone`.
+fn augmented_clips(
+    args: &Args,
+    ds: &Dataset,
+    split: &SplitWindows,
+    frontend: &FrontendConfig,
+    n_frames: usize,
+) -> anyhow::Result<Option<(ClipPool, AugmentConfig)>> {
+    if args.no_augment || args.freeze_backbone {
+        return Ok(None);
+    }
+    let cfg = args
+        .augment_set
+        .iter()
+        .try_fold(AugmentConfig::default(), |c, kv| c.set(kv))
+        .map_err(anyhow::Error::msg)?;
+    let pool = ClipPool::from_dataset(ds, &split.fit, frontend, n_frames, &cfg.speeds)?;
+    eprintln!(
+        "augmented: {} fresh windows per epoch from {} clips",
+        cfg.windows_per_epoch,
+        pool.len()
+    );
+    Ok(Some((pool, cfg)))
+}
+
+/// Fresh standardised windows each epoch from `augmented`, else the fixed
+/// fitting windows.
+fn train_windows<'a>(
+    augmented: &'a Option<(ClipPool, AugmentConfig)>,
+    split: &'a SplitWindows,
+    frontend: &'a FrontendConfig,
+    n_frames: usize,
+    seed: u64,
+) -> TrainWindows<'a> {
+    match augmented {
+        Some((pool, cfg)) => TrainWindows::Drawn {
+            n: cfg.windows_per_epoch,
+            draw: Box::new(move |epoch| {
+                let mut w = draw_epoch(pool, cfg, frontend, n_frames, seed, epoch)
+                    .expect("the front end accepted this configuration above");
+                standardise(&mut w, &split.stats);
+                w
+            }),
+        },
+        None => TrainWindows::Fixed(&split.windows[0]),
+    }
+}
+
+/// Thresholds, smoothing and top-k chosen on `--val-scenes` validation
+/// scenes; `None` when there are none or no held-out clips.
+#[allow(clippy::too_many_arguments)]
+fn scene_tuning(
+    args: &Args,
+    model: &Student,
+    student: &StudentConfig,
+    split: &SplitWindows,
+    ds: &Dataset,
+    frontend: &FrontendConfig,
+    fallback: &[f32],
+    device: &Device,
+) -> anyhow::Result<Option<Choice>> {
+    if args.val_scenes == 0 || !split.has_held_out() {
+        return Ok(None);
+    }
+    let choice = tune_on_validation_scenes(
+        model,
+        student,
+        &split.stats,
+        frontend,
+        ds,
+        &split.val,
+        args.val_scenes,
+        args.training.seed,
+        fallback,
+        (args.min_threshold, args.max_threshold),
+        device,
+    )?;
+    eprintln!(
+        "validation scenes ({}): event F1 {:.3} with smoothing {}, top-k {} and per-class thresholds {:?}",
+        args.val_scenes,
+        choice.metrics.event.f1(),
+        choice.tagger.smoothing_windows,
+        choice.tagger.top_k,
+        choice.thresholds
+    );
+    Ok(Some(choice))
+}
+
+/// Top-1, micro-F1 and the window count on the test windows, printed; `None`
+/// without test clips.
+fn test_scores(
+    model: &Student,
+    student: &StudentConfig,
+    test_w: &LabelledWindows,
+    thresholds: &[f32],
+    device: &Device,
+) -> Option<(f64, f64, usize)> {
+    if test_w.x.is_empty() {
+        return None;
+    }
+    let s = scores(model, student, &test_w.x, device);
+    let r = (
+        top1(&s, &test_w.y),
+        micro_f1(&s, &test_w.y, thresholds),
+        s.len(),
+    );
+    println!(
+        "test: top-1 {:.3}, micro-F1 {:.3} ({} windows)",
+        r.0, r.1, r.2
+    );
+    Some(r)
 }
 
 /// The flag combinations `run` refuses, before any work.
