@@ -6,10 +6,10 @@
 # aarch64 under qemu-aarch64 (its NEON kernels); the firmware example's QEMU run
 # compared with the host and its bootloader image checked without a board
 # (flash-bootloader.sh --dry-run); and the C interface's example built with
-# arm-none-eabi-gcc and run on the same QEMU. With MATPAC_CUDA_CHECK=1, last,
-# the trainer's `cuda` feature compiles and links
-# (scripts/cuda-build-check.sh; off by default until its cold time fits CI's
-# budget, see docs/gpu.md).
+# arm-none-eabi-gcc and run on the same QEMU; last, the trainer's `cuda`
+# feature type-checked (scripts/cuda-build-check.sh --check: Debian packages
+# stand in for the LLVM bundle it would download, see docs/gpu.md), or with
+# MATPAC_CUDA_CHECK=1 compiled and linked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +54,9 @@ echo "== C interface: C example (arm-none-eabi-gcc, libmatpac_capi.a for thumbv7
 if [ "${MATPAC_CUDA_CHECK:-0}" = 1 ]; then
     echo "== trainer builds with --features cuda (compile and link only, no GPU needed)"
     ./scripts/cuda-build-check.sh
+else
+    echo "== trainer type-checks with --features cuda (cargo check, all targets; no GPU needed)"
+    ./scripts/cuda-build-check.sh --check
 fi
 
 echo "all tests passed"
