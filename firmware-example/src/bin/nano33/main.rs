@@ -8,12 +8,12 @@
 //! * Two executors, the tagger's two halves (`matpac_runtime::tagger`). The PDM sampler
 //!   (`run_task_sampler`, two 128-sample buffers, no gaps) runs on an interrupt executor
 //!   at priority 6, so it preempts inference; its callback runs the `FeatureStream` (the
-//!   fixed-point front end, 47 k instructions per 10 ms frame) and queues each 80-byte
-//!   int8 frame in [`FRAMES`]. The thread-mode executor hands the frames to the
-//!   `FrameTagger`, which runs the model every stride (QEMU: 12.3 M instructions per
-//!   window, ≈ 0.19–0.29 s at 64 MHz for 1.0–1.5 cycles per instruction) while frames
-//!   keep arriving: the queue holds [`FRAME_QUEUE`] frames = 0.48 s, so it needs
-//!   3.8 KB where buffering the PCM itself took 12 KB. The DWT cycle count of the
+//!   fixed-point front end) and queues each 80-byte int8 frame in [`FRAMES`]. The
+//!   thread-mode executor hands the frames to the `FrameTagger`, which runs the model
+//!   every stride while frames keep arriving: the queue must hold the frames of one
+//!   inference (its instruction count and share of real time: `measure.sh`, and
+//!   `docs/results.md` in the repository), and 80-byte frames take far less RAM than
+//!   buffering the PCM itself. The DWT cycle count of the
 //!   slowest frame push is logged every second; frames that do not fit are counted and
 //!   logged as overruns, never blocked on.
 //! * With the `usb-serial` feature, the events also go out as `matpac tag` text lines
@@ -52,7 +52,8 @@ static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.onnx"));
 /// Samples per DMA buffer: 8 ms at 16 kHz.
 const BUFFER_LEN: usize = 128;
 /// Feature frames queued between the sampler and the tagger: 0.48 s at a 10 ms hop,
-/// more than one inference takes (0.19–0.29 s, above).
+/// about twice what one inference of the default model takes at CPI 1.5
+/// (`measure.sh`).
 const FRAME_QUEUE: usize = 48;
 /// Core clock, for turning DWT cycles into microseconds.
 const CORE_HZ: u32 = 64_000_000;

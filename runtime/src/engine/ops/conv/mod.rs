@@ -2,9 +2,9 @@
 //! one of three paths: `planar` (one input channel per group: depthwise
 //! layers, a one-channel stem), `pairs` (the others with several outputs
 //! per group, Cortex-M4) and the generic row loops below (everything else).
-//! (A 5×5 stem through `pairs` took 1.84 M instructions on Cortex-M4, against
-//! 1.72 M through `planar`: gathering its 25-byte windows costs more than the
-//! cheaper MACs save.)
+//! (A 5×5 stem runs through `planar`: through `pairs` it took more
+//! instructions on Cortex-M4, gathering its 25-byte windows costing more than
+//! the cheaper MACs save.)
 
 mod pairs;
 mod planar;
