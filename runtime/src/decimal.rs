@@ -3,7 +3,7 @@
 //! Hand-rolled because `core`'s `str::parse::<f32>` links its general
 //! algorithm (Eisel–Lemire with a 10 KB table of powers of five, plus the
 //! big-number fallback) into the firmware, where flash is the scarcest
-//! resource (`docs/architecture.md`, "Device budget"). The metadata holds a
+//! resource (`docs/architecture.md`, "Device budgets"). The metadata holds a
 //! handful of numbers that the exporter writes with Rust's shortest
 //! round-trip formatting of an `f32`; those always take the exact path below
 //! (Clinger's: mantissa and power of ten both exact in `f64`, one correctly
@@ -17,11 +17,7 @@
 /// least one digit before the exponent). `None` for anything else, and for
 /// values the exact path cannot round correctly (see the module docs).
 pub fn parse_f32(text: &str) -> Option<f32> {
-    let (negative, rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
+    let (negative, rest) = split_sign(text)?;
     let (number, exponent) = match rest.find(['e', 'E']) {
         Some(i) => (&rest[..i], parse_exponent(&rest[i + 1..])?),
         None => (rest, 0),
@@ -29,6 +25,16 @@ pub fn parse_f32(text: &str) -> Option<f32> {
     let (mantissa, scale) = parse_digits(number)?;
     let magnitude = exact(mantissa, exponent.checked_add(scale)?)?;
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// An optional leading `-` or `+`: whether it was `-`, and the rest. `None`
+/// for empty text.
+fn split_sign(text: &str) -> Option<(bool, &str)> {
+    Some(match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    })
 }
 
 /// Most significant digits a `u64` mantissa takes without overflow.
@@ -40,11 +46,7 @@ const MAX_EXACT_POW10: i32 = 22;
 /// `[+-]digits` of an exponent, at most 4 digits (anything longer is far
 /// outside `f32` or a typo).
 fn parse_exponent(text: &str) -> Option<i32> {
-    let (negative, digits) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
+    let (negative, digits) = split_sign(text)?;
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
